@@ -1,0 +1,88 @@
+"""The response cache: never pay twice for the same model call.
+
+Content-addressed on :meth:`ChatRequest.key` (model id, messages, every sampling parameter,
+seed, response format), shared by every run in a workspace. Writes are buffered and
+committed in batches by :meth:`flush`; the runtime flushes before anything that depends on
+them becomes durable (a dataset commit), so a stored example's call is always in the cache.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import orjson
+
+from synthfactory.models.client import ChatResponse
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    response BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open an SQLite file in WAL mode with settings that survive kill -9."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode loses nothing on a process crash; only a power cut can drop the
+    # last transactions, and those are re-done on resume.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class ResponseCache:
+    """A persistent map from request key to :class:`ChatResponse`."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._conn.executescript(_SCHEMA)
+        self._pending: dict[str, tuple[str, bytes, float]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> ChatResponse | None:
+        """The cached response for ``key``, or ``None``; counts hits and misses."""
+        pending = self._pending.get(key)
+        blob: bytes | None = pending[1] if pending else None
+        if blob is None:
+            row = self._conn.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            blob = row[0] if row else None
+        if blob is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return ChatResponse.from_dict(orjson.loads(blob))
+
+    def put(self, key: str, response: ChatResponse) -> None:
+        """Remember ``response``; durable after the next :meth:`flush`."""
+        self._pending[key] = (response.model, orjson.dumps(response.to_dict()), time.time())
+
+    def flush(self) -> None:
+        """Commit buffered writes in one transaction."""
+        if not self._pending:
+            return
+        rows = [(k, m, b, t) for k, (m, b, t) in self._pending.items()]
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO responses(key, model, response, created_at) VALUES (?,?,?,?)",
+                rows,
+            )
+        self._pending.clear()
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]) + len(
+            self._pending
+        )
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self._conn.close()

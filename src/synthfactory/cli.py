@@ -1,0 +1,344 @@
+"""The ``synthfactory`` command: a thin typer layer over the library.
+
+Environment variables are read here and only here: ``SYNTHFACTORY_WORKSPACE`` (default
+workspace) and the API keys named by an endpoint's ``key_env`` option (or
+``SYNTHFACTORY_API_KEY_<ROLE>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from synthfactory.errors import ConfigError, SynthFactoryError, UserInputError
+from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
+from synthfactory.runtime.progress import Progress, RunSummary
+
+app = typer.Typer(
+    name="synthfactory",
+    help="A synthetic-data factory: run recipes into verified, versioned datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="SYNTHFACTORY_WORKSPACE",
+        help="Workspace directory (ledger, cache, datasets).",
+    ),
+]
+EndpointOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--endpoint",
+        "-e",
+        help="ROLE=URL[,model=M,key_env=VAR,price_in=USD,price_out=USD,price_hour=USD,"
+        "concurrency=N]; URL is an OpenAI-compatible base URL (.../v1). "
+        "ROLE=fake starts the built-in fake server (for trying things out).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+DEFAULT_WORKSPACE = Path("synthfactory-workspace")
+
+
+def _stdout() -> Console:
+    return Console()
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    _stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except UserInputError as err:
+        _fail(str(err), 2)
+    except SynthFactoryError as err:
+        _fail(str(err), 1)
+
+
+@contextlib.contextmanager
+def _endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[list[EndpointConfig]]:
+    """Parse --endpoint options, read keys from the environment, start fake servers."""
+    defaults: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
+    with contextlib.ExitStack() as stack:
+        configs = []
+        for spec in specs or []:
+            role, _, rest = spec.partition("=")
+            url, _, options = rest.partition(",")
+            if url.strip() == "fake":
+                from synthfactory.testing import FakeServer, FakeServerConfig
+
+                server = stack.enter_context(FakeServer(FakeServerConfig(latency_s=0.05)))
+                spec = f"{role}={server.url}" + (f",{options}" if options else "")
+            config = parse_endpoint(spec, defaults=defaults)
+            configs.append(_with_key(config))
+        yield configs
+
+
+def _with_key(config: EndpointConfig) -> EndpointConfig:
+    env = config.api_key_env or f"SYNTHFACTORY_API_KEY_{config.role.upper()}"
+    key = os.environ.get(env)
+    if config.api_key_env and not key:
+        raise ConfigError(
+            f"endpoint {config.role!r} names key_env={env}, but that environment variable is not set"
+        )
+    return config.model_copy(update={"api_key": SecretStr(key)}) if key else config
+
+
+class _LiveProgress:
+    """A rich live panel fed by the run driver's progress snapshots."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.live import Live
+
+        self._live = Live(console=console, auto_refresh=False, transient=False)
+        self._last: Progress | None = None
+
+    def __enter__(self) -> _LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def __call__(self, p: Progress) -> None:
+        rate = p.model_calls / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        pass_rate = "-" if p.pass_rate is None else f"{p.pass_rate:.0%}"
+        eta = "-" if p.eta_s is None else f"{p.eta_s:.0f}s"
+        table = Table(title=f"run {p.run_id}", show_header=False, box=None)
+        table.add_row("usable", f"{p.usable}/{p.target} (stored {p.stored})")
+        table.add_row("failed", f"{p.failed} failed, {p.rejected} rejected")
+        table.add_row("in flight", str(p.in_flight))
+        table.add_row("pass rate", pass_rate)
+        table.add_row("requests", f"{p.model_calls} ({rate:.1f}/s), cache hits {p.cache_hits}")
+        table.add_row("tokens", f"{p.prompt_tokens} in, {p.completion_tokens} out")
+        table.add_row("cost", f"${p.cost:.4f}")
+        table.add_row("elapsed / ETA", f"{p.elapsed_s:.0f}s / {eta}")
+        self._live.update(table, refresh=True)
+
+
+def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    out = _stdout()
+    cpu = "-" if summary.cost_per_usable is None else f"${summary.cost_per_usable:.6f}"
+    table = Table(title=f"run {summary.run_id}: {summary.status}", show_header=False)
+    table.add_row("recipe", summary.recipe)
+    table.add_row("usable (stored)", f"{summary.stored} of target {summary.target}")
+    table.add_row("generated", str(summary.generated))
+    table.add_row("failed / rejected", f"{summary.failed - summary.rejected} / {summary.rejected}")
+    table.add_row("model calls", f"{summary.model_calls} (cache hits {summary.cache_hits})")
+    table.add_row("tokens", f"{summary.prompt_tokens} in, {summary.completion_tokens} out")
+    table.add_row("cost", f"${summary.cost:.4f} ({cpu} per usable example)")
+    table.add_row("dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}")
+    out.print(table)
+    if summary.message:
+        out.print(summary.message, highlight=False)
+    if summary.status != "finished":
+        out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
+
+
+def _drive(coro_factory: Any, *, as_json: bool, workspace: Path) -> None:
+    """Run a driver coroutine with a live display, SIGTERM handling and clear exit codes."""
+    started: list[str] = []
+    console = _stderr()
+    show_live = not as_json and console.is_terminal
+    live = _LiveProgress(console) if show_live else None
+
+    async def main() -> RunSummary:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        result: RunSummary = await coro_factory(live, started.append)
+        return result
+
+    try:
+        with live if live is not None else contextlib.nullcontext():
+            summary = asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        run = started[0] if started else "RUN_ID"
+        console.print(f"interrupted; resume with: synthfactory resume {run} --workspace {workspace}")
+        raise typer.Exit(130) from None
+    _print_summary(summary, as_json, workspace)
+    if summary.status != "finished":
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    recipe: Annotated[str, typer.Argument(help="A .py or .yaml recipe path, or a built-in name.")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    target: Annotated[int, typer.Option(help="Usable examples to make.", min=1)] = 100,
+    seed: Annotated[int, typer.Option(help="Run seed: same seed, same items.")] = 0,
+    endpoint: EndpointOpt = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight per endpoint (default 64).", min=1)
+    ] = None,
+    max_items: Annotated[
+        int | None, typer.Option(help="Most items to try in all (default 10x target + 100).")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the recipe's).")] = None,
+    replay: Annotated[
+        bool, typer.Option(help="Every model call must come from the cache; a miss is an error.")
+    ] = False,
+    fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed model call.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run RECIPE until TARGET usable examples are stored."""
+    from synthfactory.runtime.config import RunConfig
+    from synthfactory.runtime.driver import run_recipe
+
+    with _errors(), _endpoints(endpoint, concurrency) as endpoints:
+        if fail_fast:
+            endpoints = [e.model_copy(update={"fail_fast": True}) for e in endpoints]
+        try:
+            config = RunConfig(
+                target=target, seed=seed, max_items=max_items, replay=replay, dataset=dataset
+            )
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+        def start(observer: Any, on_start: Any) -> Any:
+            return run_recipe(
+                recipe,
+                workspace=workspace,
+                config=config,
+                endpoints=endpoints,
+                observer=observer,
+                on_start=on_start,
+            )
+
+        _drive(start, as_json=as_json, workspace=workspace)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to carry on.")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    endpoint: EndpointOpt = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per endpoint.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Carry on RUN_ID from exactly where it stopped (Ctrl-C, kill -9, endpoint down)."""
+    from synthfactory.runtime.driver import resume_run
+
+    with _errors(), _endpoints(endpoint, concurrency) as endpoints:
+        endpoints = endpoints or _stored_endpoints_with_keys(workspace, run_id)
+
+        def start(observer: Any, on_start: Any) -> Any:
+            on_start(run_id)
+            return resume_run(run_id, workspace=workspace, endpoints=endpoints, observer=observer)
+
+        _drive(start, as_json=as_json, workspace=workspace)
+
+
+def _stored_endpoints_with_keys(workspace: Path, run_id: str) -> list[EndpointConfig]:
+    """The run's own endpoints, with their keys read from the environment again."""
+    from synthfactory.ledger import Ledger
+    from synthfactory.workspace import Workspace
+
+    ws = Workspace(workspace, create=False)
+    ledger = Ledger(ws.ledger_path)
+    try:
+        stored = ledger.run(run_id).config.get("endpoints", {})
+    finally:
+        ledger.close()
+    return [_with_key(EndpointConfig(**cfg)) for cfg in stored.values()]
+
+
+@app.command()
+def status(
+    run_id: Annotated[str | None, typer.Argument(help="A run id; all runs if omitted.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    failed: Annotated[bool, typer.Option("--failed", help="List failed and rejected items.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show runs, or one run's counts, cost and (with --failed) its failed items."""
+    from synthfactory import reports
+
+    with _errors():
+        if run_id is None:
+            runs = reports.list_runs(workspace)
+            if as_json:
+                sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")
+                return
+            table = Table("run", "recipe", "status", "stored/target", "created")
+            for r in runs:
+                table.add_row(r["run_id"], r["recipe"], r["status"], f"{r['stored']}/{r['target']}",
+                              r["created"])
+            _stdout().print(table)
+            return
+        report = reports.run_report(workspace, run_id, failed=failed)
+        if as_json:
+            sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return
+        summary = RunSummary(**{k: report[k] for k in RunSummary.__dataclass_fields__})
+        _print_summary(summary, False, workspace)
+        if failed:
+            table = Table("item", "state", "attempts", "error")
+            for item in report["failed_items"]:
+                table.add_row(item["item_id"], item["state"], str(item["attempts"]), item["error"])
+            _stdout().print(table)
+
+
+@app.command()
+def show(
+    item_id: Annotated[str, typer.Argument(help="An item id, as `status --failed` lists them.")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+) -> None:
+    """Show one item: payload, state, verdicts and every step attempt (as JSON)."""
+    from synthfactory import reports
+
+    with _errors():
+        report = reports.item_report(workspace, item_id)
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command()
+def export(
+    source: Annotated[str, typer.Argument(help="A run id, or a dataset name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (directory for hf).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet or hf.")] = "jsonl",
+    version: Annotated[int | None, typer.Option(help="Dataset version (default latest).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+) -> None:
+    """Export a run's rows or a whole dataset to JSONL, Parquet or a Hugging Face dataset."""
+    from synthfactory import reports
+
+    with _errors():
+        path, rows = reports.export(workspace, source, fmt, out, version=version)
+        _stderr().print(f"wrote {rows} rows to {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Built-in example recipes (named in :data:`synthfactory.recipe.loader.BUILTIN_RECIPES`)."""

@@ -1,0 +1,372 @@
+"""The run ledger: every run, every item's state per step, every dataset commit (SQLite, WAL).
+
+The ledger is the source of truth for progress; executors (local or Ray) hold nothing that
+cannot be lost. Writes are buffered and committed in batches by :meth:`Ledger.flush` (the
+runtime flushes every few tens of milliseconds and before each dataset commit), which keeps
+the per-item cost far below one SQLite commit.
+
+Item states::
+
+    active ──▶ passed ──▶ stored
+       ├─────▶ rejected   (a verifier said no: data, with its verdicts)
+       └─────▶ failed     (errors after every retry: the error and attempts are kept)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthfactory.cache import connect
+from synthfactory.errors import NotFoundError, WorkspaceError
+
+SCHEMA_VERSION = 1
+ITEM_STATES = ("active", "passed", "stored", "rejected", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    recipe_name TEXT NOT NULL,
+    recipe_source TEXT NOT NULL,
+    recipe_digest TEXT NOT NULL,
+    recipe_version TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    config BLOB NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    active_s REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    next_step INTEGER NOT NULL DEFAULT 0,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    verdicts BLOB NOT NULL DEFAULT '[]',
+    dataset_version INTEGER,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (run_id, idx)
+);
+CREATE INDEX IF NOT EXISTS items_by_run_state ON items (run_id, state);
+CREATE TABLE IF NOT EXISTS attempts (
+    item_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    role TEXT,
+    model TEXT,
+    request_key TEXT,
+    cached INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    started_at REAL NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (item_id, step, attempt)
+);
+CREATE TABLE IF NOT EXISTS commits (
+    run_id TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class ItemRecord:
+    """One item as the ledger knows it."""
+
+    item_id: str
+    run_id: str
+    index: int
+    seed: int
+    state: str
+    next_step: int
+    payload: dict[str, Any]
+    attempts: int = 0
+    error: str | None = None
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    dataset_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at one step of one item."""
+
+    item_id: str
+    step: str
+    attempt: int
+    status: str
+    started_at: float
+    finished_at: float
+    error: str | None = None
+    role: str | None = None
+    model: str | None = None
+    request_key: str | None = None
+    cached: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as the ledger knows it."""
+
+    run_id: str
+    recipe_name: str
+    recipe_source: dict[str, Any]
+    recipe_digest: str
+    recipe_version: str
+    dataset: str
+    config: dict[str, Any]
+    status: str
+    message: str
+    created_at: float
+    updated_at: float
+    active_s: float
+
+
+class Ledger:
+    """Durable run state in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"ledger {path} has schema {row[0]}, newer than this synthfactory reads "
+                f"({SCHEMA_VERSION}); upgrade: pip install -U synthfactory"
+            )
+        self._pending: list[tuple[str, Sequence[Any]]] = []
+
+    # -- writes (buffered) -------------------------------------------------------------
+
+    def _queue(self, sql: str, params: Sequence[Any]) -> None:
+        self._pending.append((sql, params))
+
+    def flush(self) -> None:
+        """Commit every buffered write in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for sql, params in pending:
+                self._conn.execute(sql, params)
+
+    def create_run(self, run: RunRecord) -> None:
+        """Record a new run (committed at once)."""
+        self._queue(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run.run_id,
+                run.recipe_name,
+                orjson.dumps(run.recipe_source).decode(),
+                run.recipe_digest,
+                run.recipe_version,
+                run.dataset,
+                orjson.dumps(run.config),
+                run.status,
+                run.message,
+                run.created_at,
+                run.updated_at,
+                run.active_s,
+            ),
+        )
+        self.flush()
+
+    def set_run_status(self, run_id: str, status: str, message: str = "", *, add_active_s: float = 0) -> None:
+        """Update a run's status (committed at once)."""
+        self._queue(
+            "UPDATE runs SET status=?, message=?, updated_at=?, active_s=active_s+? WHERE run_id=?",
+            (status, message, time.time(), add_active_s, run_id),
+        )
+        self.flush()
+
+    def add_item(self, item: ItemRecord) -> None:
+        """Record a newly admitted item."""
+        now = time.time()
+        self._queue(
+            "INSERT INTO items (item_id, run_id, idx, seed, state, next_step, payload, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (item.item_id, item.run_id, item.index, item.seed, item.state, item.next_step,
+             orjson.dumps(item.payload), now, now),
+        )
+
+    def save_item(self, item: ItemRecord) -> None:
+        """Record an item's progress: state, next step, payload, error, verdicts."""
+        self._queue(
+            "UPDATE items SET state=?, next_step=?, payload=?, attempts=?, error=?, verdicts=?,"
+            " updated_at=? WHERE item_id=?",
+            (item.state, item.next_step, orjson.dumps(item.payload), item.attempts, item.error,
+             orjson.dumps(item.verdicts), time.time(), item.item_id),
+        )
+
+    def add_attempt(self, a: AttemptRecord) -> None:
+        """Record one step attempt (idempotent: a re-recorded attempt replaces the old row)."""
+        self._queue(
+            "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (a.item_id, a.step, a.attempt, a.status, a.error, a.role, a.model, a.request_key,
+             int(a.cached), a.prompt_tokens, a.completion_tokens, a.cost, a.started_at,
+             a.finished_at),
+        )
+
+    def mark_stored(self, run_id: str, dataset: str, item_ids: Iterable[str], version: int) -> None:
+        """Mark items as stored in ``dataset`` at table ``version`` and record the commit."""
+        ids = list(item_ids)
+        now = time.time()
+        for item_id in ids:
+            self._queue(
+                "UPDATE items SET state='stored', dataset_version=?, updated_at=? WHERE item_id=?",
+                (version, now, item_id),
+            )
+        self._queue("INSERT INTO commits VALUES (?,?,?,?,?)", (run_id, dataset, version, len(ids), now))
+        self.flush()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run ``run_id``; :class:`NotFoundError` if there is none."""
+        row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r} in this workspace; `synthfactory status` lists them")
+        return _run_record(row)
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, newest first."""
+        rows = self._conn.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
+        return [_run_record(r) for r in rows]
+
+    def item(self, item_id: str) -> ItemRecord:
+        """The item ``item_id``; :class:`NotFoundError` if there is none."""
+        row = self._conn.execute(_ITEM_SELECT + " WHERE item_id=?", (item_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no item {item_id!r} in this workspace")
+        return _item_record(row)
+
+    def items(self, run_id: str, states: Sequence[str] | None = None) -> list[ItemRecord]:
+        """A run's items in index order, optionally only those in ``states``."""
+        sql = _ITEM_SELECT + " WHERE run_id=?"
+        params: list[Any] = [run_id]
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params.extend(states)
+        rows = self._conn.execute(sql + " ORDER BY idx", params).fetchall()
+        return [_item_record(r) for r in rows]
+
+    def attempts(self, item_id: str) -> list[AttemptRecord]:
+        """Every attempt of an item, in order."""
+        rows = self._conn.execute(
+            "SELECT item_id, step, attempt, status, started_at, finished_at, error, role, model,"
+            " request_key, cached, prompt_tokens, completion_tokens, cost FROM attempts"
+            " WHERE item_id=? ORDER BY started_at, attempt",
+            (item_id,),
+        ).fetchall()
+        return [AttemptRecord(*r[:10], bool(r[10]), *r[11:]) for r in rows]
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        """Items per state, every state present (0 when none)."""
+        out = dict.fromkeys(ITEM_STATES, 0)
+        for state, n in self._conn.execute(
+            "SELECT state, COUNT(*) FROM items WHERE run_id=? GROUP BY state", (run_id,)
+        ):
+            out[state] = n
+        return out
+
+    def next_index(self, run_id: str) -> int:
+        """The index the next admitted item gets."""
+        row = self._conn.execute("SELECT MAX(idx) FROM items WHERE run_id=?", (run_id,)).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def usage(self, run_id: str) -> dict[str, float]:
+        """Token, cost, request and cache totals of a run's model calls."""
+        row = self._conn.execute(
+            "SELECT COALESCE(SUM(a.prompt_tokens),0), COALESCE(SUM(a.completion_tokens),0),"
+            " COALESCE(SUM(a.cost),0), COALESCE(SUM(a.role IS NOT NULL AND a.cached=0),0),"
+            " COALESCE(SUM(a.cached),0)"
+            " FROM attempts a JOIN items i ON a.item_id = i.item_id WHERE i.run_id=?",
+            (run_id,),
+        ).fetchone()
+        return {
+            "prompt_tokens": row[0],
+            "completion_tokens": row[1],
+            "token_cost": row[2],
+            "model_calls": row[3],
+            "cache_hits": row[4],
+        }
+
+    def commits(self, run_id: str) -> list[tuple[str, int, int, float]]:
+        """(dataset, version, rows, at) of each dataset commit of a run."""
+        return [
+            (d, v, n, t)
+            for d, v, n, t in self._conn.execute(
+                "SELECT dataset, version, rows, at FROM commits WHERE run_id=? ORDER BY at", (run_id,)
+            )
+        ]
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self._conn.close()
+
+
+_ITEM_SELECT = (
+    "SELECT item_id, run_id, idx, seed, state, next_step, payload, attempts, error, verdicts,"
+    " dataset_version FROM items"
+)
+
+
+def _item_record(row: sqlite3.Row | tuple[Any, ...]) -> ItemRecord:
+    return ItemRecord(
+        item_id=row[0],
+        run_id=row[1],
+        index=row[2],
+        seed=row[3],
+        state=row[4],
+        next_step=row[5],
+        payload=orjson.loads(row[6]),
+        attempts=row[7],
+        error=row[8],
+        verdicts=orjson.loads(row[9]),
+        dataset_version=row[10],
+    )
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        recipe_name=row[1],
+        recipe_source=orjson.loads(row[2]),
+        recipe_digest=row[3],
+        recipe_version=row[4],
+        dataset=row[5],
+        config=orjson.loads(row[6]),
+        status=row[7],
+        message=row[8],
+        created_at=row[9],
+        updated_at=row[10],
+        active_s=row[11],
+    )

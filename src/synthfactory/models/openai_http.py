@@ -1,0 +1,289 @@
+"""An OpenAI-compatible chat-completions client on aiohttp (vLLM, llama.cpp, Ollama, OpenAI...).
+
+Policy, by failure type:
+
+* 429 and 503: overload. Halve the concurrency window (AIMD), close the endpoint's gate for
+  ``Retry-After`` (or a jittered backoff), and retry: the work is deferred, never dropped.
+* timeouts, other 5xx, connection errors: exponential backoff with full jitter, at most
+  ``max_retries`` times.
+* other 4xx: the request is wrong; fail at once.
+* a run of ``down_after_failures`` consecutive failures with no success for ``down_after_s``:
+  :class:`EndpointDownError`, so the run stops instead of burning retries on a dead server.
+* ``fail_fast``: the first error of any kind is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from synthfactory.errors import (
+    EndpointDownError,
+    ModelRequestError,
+    RateLimitedError,
+    TransientModelError,
+)
+from synthfactory.models.client import ChatRequest, ChatResponse
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.models.limiter import AdaptiveLimiter
+
+_MAX_OVERLOAD_RETRIES = 200
+_BACKOFF_BASE_S = 0.25
+_BACKOFF_CAP_S = 20.0
+
+
+@dataclass
+class EndpointStats:
+    """Counters of one endpoint, read by the progress display and the run summary."""
+
+    requests: int = 0
+    ok: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class OpenAIChatClient:
+    """One endpoint's client. Shares the caller's ``aiohttp.ClientSession`` (one pool per run)."""
+
+    def __init__(
+        self,
+        config: EndpointConfig,
+        session: aiohttp.ClientSession,
+        *,
+        limiter: AdaptiveLimiter | None = None,
+    ) -> None:
+        if config.model is None:
+            raise ValueError("resolve the endpoint's model id (discover_model) before use")
+        self.config = config
+        self.stats = EndpointStats()
+        self.limiter = limiter or AdaptiveLimiter(config.concurrency)
+        self._session = session
+        self._url = f"{config.url}/chat/completions"
+        self._headers = {"Content-Type": "application/json"}
+        if config.api_key is not None:
+            self._headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self._rng = random.Random()
+        self._consecutive_failures = 0
+        self._last_success = time.monotonic()
+        self._last_error = ""
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request`` with this endpoint's retry and rate policy."""
+        failures = 0
+        overloads = 0
+        while True:
+            self._check_down()
+            await self.limiter.acquire()
+            try:
+                response = await self._send(request)
+            except RateLimitedError as err:
+                self.limiter.release()
+                self.limiter.on_overload(err.fields.get("retry_after"))
+                self.stats.rate_limited += 1
+                if err.fields.get("status") == 503:
+                    self._record_failure(str(err))
+                overloads += 1
+                if self.config.fail_fast or overloads > _MAX_OVERLOAD_RETRIES:
+                    raise
+                self.stats.retries += 1
+                await asyncio.sleep(err.fields.get("retry_after") or self._backoff(overloads))
+                continue
+            except TransientModelError as err:
+                self.limiter.release()
+                self._record_failure(str(err))
+                failures += 1
+                if self.config.fail_fast or failures > self.config.max_retries:
+                    raise
+                self.stats.retries += 1
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            except BaseException:
+                self.limiter.release()
+                raise
+            self.limiter.release()
+            self.limiter.on_success()
+            self._consecutive_failures = 0
+            self._last_success = time.monotonic()
+            return response
+
+    async def aclose(self) -> None:
+        """Nothing to close: the session belongs to the caller."""
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
+
+    def _record_failure(self, message: str) -> None:
+        self._consecutive_failures += 1
+        self._last_error = message
+        self.stats.errors += 1
+
+    def _check_down(self) -> None:
+        if (
+            self._consecutive_failures >= self.config.down_after_failures
+            and time.monotonic() - self._last_success >= self.config.down_after_s
+        ):
+            raise EndpointDownError(
+                f"endpoint for role {self.config.role!r} at {self.config.url} looks down: "
+                f"{self._consecutive_failures} failures in a row and no success for "
+                f"{time.monotonic() - self._last_success:.0f}s (last error: {self._last_error}). "
+                "The run stopped; nothing is lost. Bring the server back, then resume the run.",
+                role=self.config.role,
+                url=self.config.url,
+            )
+
+    async def _send(self, request: ChatRequest) -> ChatResponse:
+        self.stats.requests += 1
+        started = time.monotonic()
+        try:
+            async with self._session.post(
+                self._url,
+                data=orjson.dumps(request.body()),
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                headers = resp.headers
+        except TimeoutError:
+            raise TransientModelError(
+                f"timed out after {self.config.timeout_s:g}s", kind="timeout"
+            ) from None
+        except aiohttp.ClientError as err:
+            raise TransientModelError(
+                f"connection error: {type(err).__name__}: {err}", kind="connection"
+            ) from None
+        if status == 200:
+            self._respect_ratelimit_headers(headers)
+            response = self._parse(raw, time.monotonic() - started)
+            self.stats.ok += 1
+            self.stats.prompt_tokens += response.prompt_tokens
+            self.stats.completion_tokens += response.completion_tokens
+            return response
+        detail = _error_detail(raw)
+        if status in (429, 503):
+            raise RateLimitedError(
+                f"HTTP {status}: {detail}", status=status, retry_after=_retry_after(headers)
+            )
+        if status == 408 or status >= 500:
+            raise TransientModelError(f"HTTP {status}: {detail}", status=status)
+        raise ModelRequestError(
+            f"endpoint for role {self.config.role!r} refused the request: HTTP {status}: {detail}",
+            status=status,
+        )
+
+    def _respect_ratelimit_headers(self, headers: Any) -> None:
+        for kind in ("requests", "tokens"):
+            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
+            reset = headers.get(f"x-ratelimit-reset-{kind}")
+            if remaining is not None and reset is not None and remaining.strip() == "0":
+                delay = parse_duration(reset)
+                if delay:
+                    self.limiter.pause_until(time.monotonic() + delay)
+
+    def _parse(self, raw: bytes, latency_s: float) -> ChatResponse:
+        try:
+            data = orjson.loads(raw)
+            choice = data["choices"][0]
+            content = choice["message"].get("content") or ""
+            usage = data.get("usage") or {}
+            return ChatResponse(
+                content=content,
+                model=str(data.get("model") or self.config.model),
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                finish_reason=choice.get("finish_reason"),
+                latency_s=latency_s,
+            )
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+            raise TransientModelError(
+                f"malformed chat-completion body: {raw[:200]!r}", kind="malformed"
+            ) from None
+
+
+async def discover_model(session: aiohttp.ClientSession, config: EndpointConfig) -> str:
+    """Ask ``GET /models`` which model the endpoint serves (the first one listed)."""
+    headers = {}
+    if config.api_key is not None:
+        headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+    try:
+        async with session.get(
+            f"{config.url}/models", headers=headers, timeout=aiohttp.ClientTimeout(total=15)
+        ) as resp:
+            raw = await resp.read()
+            if resp.status != 200:
+                raise ModelRequestError(
+                    f"GET {config.url}/models answered HTTP {resp.status}: {_error_detail(raw)}; "
+                    "name the model with --endpoint ROLE=URL,model=NAME"
+                )
+        return str(orjson.loads(raw)["data"][0]["id"])
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise EndpointDownError(
+            f"endpoint for role {config.role!r} at {config.url} is unreachable "
+            f"({type(err).__name__}: {err}). Is the server running? Check the URL, "
+            "or pass another with --endpoint ROLE=URL.",
+            role=config.role,
+            url=config.url,
+        ) from None
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        raise ModelRequestError(
+            f"GET {config.url}/models did not list a model; "
+            "name it with --endpoint ROLE=URL,model=NAME"
+        ) from None
+
+
+def _error_detail(raw: bytes) -> str:
+    try:
+        data = orjson.loads(raw)
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            return str(data["error"].get("message", ""))[:300]
+    except orjson.JSONDecodeError:
+        pass
+    return raw[:300].decode("utf-8", "replace")
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        if when is None:
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float | None:
+    """Parse ``x-ratelimit-reset-*`` values: ``"1.5"``, ``"20ms"``, ``"6m0s"``, ``"1h2m"``."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = _DURATION.findall(text)
+    if not parts:
+        return None
+    return sum(float(n) * scale[u] for n, u in parts)

@@ -1,0 +1,264 @@
+"""What a recipe is made of: samplers and seeds, steps, and the dataset it fills.
+
+A recipe is plain data plus plain functions. It never knows where it runs: the runtime
+decides which pool executes each step (model calls on the generation pool, Python and
+verifier steps on the verification pool).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from synthfactory.errors import RecipeError
+from synthfactory.recipe.samplers import describe_sampler
+from synthfactory.recipe.templates import compile_template
+from synthfactory.verdict import Verdict
+
+Payload = dict[str, Any]
+StepFn = Callable[[Payload], "Payload | None"]
+VerifyFn = Callable[[Payload], "Verdict | bool"]
+
+#: Sampling parameters a model step may set; anything else is refused at load time so a
+#: typo (``temprature``) cannot silently change nothing.
+SAMPLING_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "max_tokens",
+        "presence_penalty",
+        "frequency_penalty",
+        "repeat_penalty",
+        "stop",
+        "n",
+        "logit_bias",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """One chat-completion call.
+
+    ``prompt`` (and ``system``) are Jinja templates over the item's payload. With a JSON
+    ``schema`` the model is asked for structured output and the parsed object is stored
+    under ``output``; without one, the text is. An answer that is not valid JSON or does not
+    match the schema is a failed attempt, retried up to ``max_attempts`` times with a new
+    seed each time.
+    """
+
+    name: str
+    prompt: str
+    role: str = "generator"
+    system: str | None = None
+    schema: Mapping[str, Any] | None = None
+    output: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    max_attempts: int = 3
+
+    kind: Literal["model"] = field(default="model", init=False)
+
+    @property
+    def output_field(self) -> str:
+        """The payload field this step fills."""
+        return self.output or self.name
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "role": self.role,
+            "prompt": self.prompt,
+            "system": self.system,
+            "schema": self.schema,
+            "output": self.output_field,
+            "params": dict(self.params),
+            "max_attempts": self.max_attempts,
+        }
+
+
+@dataclass(frozen=True)
+class PythonStep:
+    """A plain function ``payload -> updates``; the returned mapping is merged into the payload.
+
+    It runs on the verification pool (separate processes), so it may use the CPU freely.
+    """
+
+    name: str
+    fn: StepFn
+
+    kind: Literal["python"] = field(default="python", init=False)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn)}
+
+
+@dataclass(frozen=True)
+class VerifyStep:
+    """A verifier ``payload -> Verdict | bool``. A "no" rejects the item; it is data, not an error."""
+
+    name: str
+    fn: VerifyFn
+    tier: str = "cheap"
+
+    kind: Literal["verify"] = field(default="verify", init=False)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn), "tier": self.tier}
+
+
+Step = ModelStep | PythonStep | VerifyStep
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The dataset a recipe fills: a table name and, optionally, which payload fields to keep."""
+
+    name: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named, versioned description of how one example is made.
+
+    Each item starts from ``seeds[index % len(seeds)]`` (if any seeds are given), then every
+    sampler draws its field from the item's own RNG, so item ``i`` of a run with seed ``s``
+    is the same wherever and whenever it is made.
+    """
+
+    name: str
+    steps: tuple[Step, ...]
+    samplers: Mapping[str, Callable[[random.Random], Any]] = field(default_factory=dict)
+    seeds: tuple[Mapping[str, Any], ...] = ()
+    dataset: Dataset | None = None
+    version: str = "1"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        _validate(self)
+
+    @property
+    def dataset_name(self) -> str:
+        """The table this recipe's items are stored in."""
+        return self.dataset.name if self.dataset else self.name
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every endpoint role the recipe's model steps use."""
+        return frozenset(s.role for s in self.steps if isinstance(s, ModelStep))
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise RecipeError(f"recipe {self.name!r} has no step {name!r}")
+
+    def initial_payload(self, index: int, item_seed: int) -> Payload:
+        """The payload item ``index`` starts with: its seed record, then every sampler."""
+        payload: Payload = dict(self.seeds[index % len(self.seeds)]) if self.seeds else {}
+        rng = random.Random(item_seed)
+        for key, sampler in self.samplers.items():
+            payload[key] = sampler(rng)
+        return payload
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description of the whole definition."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "samplers": {k: describe_sampler(v) for k, v in self.samplers.items()},
+            "seeds": [dict(s) for s in self.seeds],
+            "steps": [s.describe() for s in self.steps],
+            "dataset": {
+                "name": self.dataset_name,
+                "fields": list(self.dataset.fields) if self.dataset and self.dataset.fields else None,
+            },
+        }
+
+    def digest(self) -> str:
+        """sha256 of the canonical description: changes whenever the definition does."""
+        blob = orjson.dumps(self.describe(), option=orjson.OPT_SORT_KEYS, default=str)
+        return hashlib.sha256(blob).hexdigest()
+
+
+def derive_seed(*parts: object, bits: int = 63) -> int:
+    """A deterministic seed from ``parts`` (run seed, item index, step, attempt...)."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> (64 - bits)
+
+
+def _fn_name(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _validate(recipe: Recipe) -> None:
+    where = f"recipe {recipe.name!r}"
+    if not recipe.name or not recipe.name.replace("-", "_").replace(".", "_").isidentifier():
+        raise RecipeError(f"{where}: a recipe name must be letters, digits, '-', '_' or '.'")
+    if not recipe.steps:
+        raise RecipeError(f"{where}: a recipe needs at least one step")
+    seen: set[str] = set()
+    for step in recipe.steps:
+        if not isinstance(step, ModelStep | PythonStep | VerifyStep):
+            raise RecipeError(f"{where}: {step!r} is not a ModelStep, PythonStep or VerifyStep")
+        if step.name in seen:
+            raise RecipeError(f"{where}: two steps are called {step.name!r}")
+        seen.add(step.name)
+        if isinstance(step, ModelStep):
+            unknown = set(step.params) - SAMPLING_PARAMS
+            if unknown:
+                raise RecipeError(
+                    f"{where}, step {step.name!r}: unknown sampling parameter(s) "
+                    f"{sorted(unknown)}; known: {sorted(SAMPLING_PARAMS)}"
+                )
+            if step.max_attempts < 1:
+                raise RecipeError(f"{where}, step {step.name!r}: max_attempts must be >= 1")
+            for label, text in (("prompt", step.prompt), ("system", step.system)):
+                if text is not None:
+                    try:
+                        compile_template(text)
+                    except ValueError as err:
+                        raise RecipeError(f"{where}, step {step.name!r}, {label}: {err}") from None
+            if step.schema is not None:
+                _check_schema(where, step)
+        elif not callable(step.fn):
+            raise RecipeError(f"{where}, step {step.name!r}: fn is not callable")
+    for key, sampler in recipe.samplers.items():
+        if not callable(sampler):
+            raise RecipeError(f"{where}: sampler {key!r} is not callable")
+
+
+def _check_schema(where: str, step: ModelStep) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(dict(step.schema or {}))
+    except jsonschema.SchemaError as err:
+        raise RecipeError(f"{where}, step {step.name!r}: invalid JSON schema: {err.message}") from None
+
+
+__all__ = [
+    "SAMPLING_PARAMS",
+    "Dataset",
+    "ModelStep",
+    "Payload",
+    "PythonStep",
+    "Recipe",
+    "Step",
+    "VerifyStep",
+    "derive_seed",
+]

@@ -1,0 +1,768 @@
+"""The run driver: admits items, walks each through the recipe's steps, commits the dataset.
+
+Everything durable happens here, in one process: the ledger, the response cache and the
+dataset commits. Executors only run work that may be lost and redone. No batch barriers:
+each item moves to its next step as soon as its current one is done; backpressure comes
+from the bounded number of items in flight and the executor's bounded pools.
+
+Exactly once into the dataset: a commit appends rows to the Lance table atomically, then
+marks them stored in the ledger. A crash between the two is repaired on resume by asking
+the table which of the "passed" items it already holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+
+from synthfactory.cache import ResponseCache
+from synthfactory.errors import (
+    CacheMissError,
+    ConfigError,
+    Fatal,
+    ModelCallError,
+    ModelRequestError,
+    RecipeError,
+    SynthFactoryError,
+    TransientModelError,
+)
+from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
+from synthfactory.models.client import ChatRequest
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.recipe.loader import RecipeSource, resolve_recipe
+from synthfactory.recipe.model import ModelStep, Recipe, derive_seed
+from synthfactory.recipe.templates import render
+from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
+from synthfactory.store import DatasetStore
+from synthfactory.verdict import Verdict
+from synthfactory.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+_FLUSH_INTERVAL_S = 0.025
+_PROGRESS_INTERVAL_S = 0.25
+#: 4xx answers that mean "this endpoint will refuse everything", not "this item is bad".
+_FATAL_STATUSES = frozenset({401, 403, 404})
+
+
+@dataclass
+class _Tally:
+    passed: int = 0
+    stored: int = 0
+    rejected: int = 0
+    failed: int = 0
+    model_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    token_cost: float = 0.0
+
+
+class RunDriver:
+    """Drives one run to its target, or to a clear stop. Use :func:`run_recipe` or
+    :func:`resume_run` rather than building one by hand."""
+
+    def __init__(
+        self,
+        *,
+        workspace: Workspace,
+        ledger: Ledger,
+        cache: ResponseCache,
+        store: DatasetStore,
+        run: RunRecord,
+        recipe: Recipe,
+        source: RecipeSource,
+        config: RunConfig,
+        endpoints: Mapping[str, EndpointConfig],
+        executor: Executor,
+        observer: ProgressObserver | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.ledger = ledger
+        self.cache = cache
+        self.store = store
+        self.run = run
+        self.recipe = recipe
+        self.source = source
+        self.config = config
+        self.endpoints = dict(endpoints)
+        self.executor = executor
+        self.observer = observer
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._to_commit: list[ItemRecord] = []
+        self._last_commit = time.monotonic()
+        self._commit_lock = asyncio.Lock()
+        self._started = time.monotonic()
+        self._tally = _Tally()
+        self._next_index = 0
+        self._last_version: int | None = None
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def drive(self) -> RunSummary:
+        """Run until the target is stored, the item budget is spent, or a fatal error."""
+        lock = self.workspace.lock_run(self.run.run_id)
+        self._started = time.monotonic()
+        status, message = "running", ""
+        self.ledger.set_run_status(self.run.run_id, status)
+        try:
+            await self.executor.start(self.source, self.endpoints)
+            try:
+                await self._run_items()
+            finally:
+                await self.executor.close()
+            if self._tally.stored >= self.config.target:
+                status = "finished"
+            else:
+                status = "exhausted"
+                message = (
+                    f"item budget spent ({self.config.item_budget} items) with "
+                    f"{self._tally.stored} of {self.config.target} usable examples; "
+                    "raise --max-items, or look at `synthfactory status RUN --failed`"
+                )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status, message = "interrupted", "interrupted; resume it to carry on"
+            raise
+        except SynthFactoryError as err:
+            status, message = "stopped", str(err)
+            if not isinstance(err, Fatal):
+                raise
+        except Exception as err:
+            status, message = "crashed", f"{type(err).__name__}: {err}"
+            raise
+        finally:
+            self.cache.flush()
+            self.ledger.flush()
+            self.ledger.set_run_status(
+                self.run.run_id, status, message, add_active_s=time.monotonic() - self._started
+            )
+            lock.close()
+        return run_summary(self.ledger, self.workspace, self.run.run_id)
+
+    async def _run_items(self) -> None:
+        self._load_tally()
+        await self._reconcile()
+        self._next_index = self.ledger.next_index(self.run.run_id)
+        for item in self.ledger.items(self.run.run_id, ["active"]):
+            self._spawn(item)
+        helpers = [asyncio.create_task(self._flush_loop())]
+        if self.observer is not None:
+            helpers.append(asyncio.create_task(self._progress_loop()))
+        try:
+            admitted_this_turn = 0
+            while True:
+                if self._fatal is not None:
+                    raise self._fatal
+                usable = self._tally.passed + self._tally.stored
+                can_admit = (
+                    usable + len(self._tasks) < self.config.target
+                    and self._next_index < self.config.item_budget
+                    and len(self._tasks) < self.config.max_in_flight
+                )
+                if can_admit:
+                    self._admit()
+                    admitted_this_turn += 1
+                    if admitted_this_turn >= 64:
+                        # Let admitted items start their requests before admitting more.
+                        admitted_this_turn = 0
+                        await asyncio.sleep(0)
+                    continue
+                admitted_this_turn = 0
+                if not self._tasks:
+                    break
+                self._wake.clear()
+                await self._wake.wait()
+            await self._commit(force=True)
+        finally:
+            for task in [*self._tasks, *helpers]:
+                task.cancel()
+            await asyncio.gather(*self._tasks, *helpers, return_exceptions=True)
+            if self.observer is not None:
+                self.observer(self.progress())
+
+    def _admit(self) -> None:
+        index = self._next_index
+        self._next_index += 1
+        seed = derive_seed(self.config.seed, index)
+        try:
+            payload = self.recipe.initial_payload(index, seed)
+        except Exception as err:
+            raise RecipeError(f"recipe {self.recipe.name!r}: a sampler raised {err!r}") from None
+        item = ItemRecord(
+            item_id=f"{self.run.run_id}-{index:06d}",
+            run_id=self.run.run_id,
+            index=index,
+            seed=seed,
+            state="active",
+            next_step=0,
+            payload=payload,
+        )
+        self.ledger.add_item(item)
+        self._spawn(item)
+
+    def _spawn(self, item: ItemRecord) -> None:
+        task = asyncio.create_task(self._process(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._fatal is None:
+            self._fatal = task.exception()
+        self._wake.set()
+
+    # -- one item ----------------------------------------------------------------------
+
+    async def _process(self, item: ItemRecord) -> None:
+        steps = self.recipe.steps
+        while item.next_step < len(steps):
+            step = steps[item.next_step]
+            if isinstance(step, ModelStep):
+                ok = await self._model_step(item, step)
+            else:
+                ok = await self._cpu_step(item, step.name)
+            if not ok:
+                self.ledger.save_item(item)
+                return
+            item.next_step += 1
+            self.ledger.save_item(item)
+        item.state = "passed"
+        self.ledger.save_item(item)
+        self._tally.passed += 1
+        self._to_commit.append(item)
+        if len(self._to_commit) >= self.config.commit_rows:
+            self._wake.set()
+
+    async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
+        endpoint = self.endpoints[step.role]
+        assert endpoint.model is not None
+        try:
+            messages = []
+            if step.system is not None:
+                messages.append({"role": "system", "content": render(step.system, item.payload)})
+            messages.append({"role": "user", "content": render(step.prompt, item.payload)})
+        except ValueError as err:
+            return self._fail(item, f"step {step.name!r}: {err}")
+        params = dict(step.params)
+        response_format = None
+        if step.schema is not None:
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": step.name, "schema": dict(step.schema), "strict": True},
+            }
+        last_error = ""
+        for attempt in range(step.max_attempts):
+            request = ChatRequest(
+                model=endpoint.model,
+                messages=tuple(messages),
+                params=params,
+                seed=derive_seed(item.seed, step.name, attempt, bits=31),
+                response_format=response_format,
+            )
+            key = request.key()
+            started = time.time()
+            item.attempts += 1
+            response = self.cache.get(key)
+            cached = response is not None
+            if response is None:
+                if self.config.replay:
+                    raise CacheMissError(
+                        f"--replay: item {item.item_id}, step {step.name!r}, attempt {attempt}: "
+                        "the request is not in this workspace's cache, so this run cannot be "
+                        "replayed without calling the endpoint"
+                    )
+                try:
+                    response = await self.executor.call_model(step.role, request)
+                except ModelRequestError as err:
+                    if err.fields.get("status") in _FATAL_STATUSES:
+                        raise
+                    self._attempt(item, step, attempt, "error", started, str(err), key)
+                    return self._fail(item, f"step {step.name!r}: {err}")
+                except TransientModelError as err:
+                    self._attempt(item, step, attempt, "error", started, str(err), key)
+                    return self._fail(item, f"step {step.name!r}: gave up after retries: {err}")
+                self.cache.put(key, response)
+                self._tally.model_calls += 1
+            else:
+                self._tally.cache_hits += 1
+            cost = 0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
+            if not cached:
+                self._tally.prompt_tokens += response.prompt_tokens
+                self._tally.completion_tokens += response.completion_tokens
+                self._tally.token_cost += cost
+            value: Any = response.content
+            error = None
+            if step.schema is not None:
+                value, error = _parse_structured(response.content, step.schema)
+            self.ledger.add_attempt(
+                AttemptRecord(
+                    item_id=item.item_id,
+                    step=step.name,
+                    attempt=attempt,
+                    status="ok" if error is None else "invalid",
+                    started_at=started,
+                    finished_at=time.time(),
+                    error=error,
+                    role=step.role,
+                    model=response.model,
+                    request_key=key,
+                    cached=cached,
+                    prompt_tokens=0 if cached else response.prompt_tokens,
+                    completion_tokens=0 if cached else response.completion_tokens,
+                    cost=cost,
+                )
+            )
+            if error is None:
+                item.payload[step.output_field] = value
+                return True
+            last_error = error
+        return self._fail(
+            item, f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}"
+        )
+
+    async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
+        step = self.recipe.step(name)
+        for attempt in range(self.config.max_infra_retries + 1):
+            started = time.time()
+            item.attempts += 1
+            outcome = await self.executor.run_step(name, item.payload)
+            if outcome.infra_error is not None:
+                self._attempt(item, step, attempt, "infra_error", started, outcome.infra_error)
+                continue
+            if outcome.error is not None:
+                self._attempt(item, step, attempt, "error", started, outcome.error)
+                return self._fail(item, f"step {name!r} raised {outcome.error}")
+            if outcome.verdict is not None:
+                verdict = outcome.verdict
+                item.verdicts.append({"step": name, **verdict.to_dict()})
+                self._attempt(item, step, attempt, verdict.status, started, verdict.reason or None)
+                if verdict.status == "infra_error":
+                    continue
+                if not verdict.passed:
+                    item.state = "rejected"
+                    item.error = f"{name}: {verdict.status}: {verdict.reason}"
+                    self._tally.rejected += 1
+                    return False
+                return True
+            self._attempt(item, step, attempt, "ok", started)
+            item.payload.update(outcome.updates or {})
+            return True
+        return self._fail(item, f"step {name!r}: infrastructure error after retries")
+
+    def _attempt(
+        self,
+        item: ItemRecord,
+        step: Any,
+        attempt: int,
+        status: str,
+        started: float,
+        error: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.ledger.add_attempt(
+            AttemptRecord(
+                item_id=item.item_id,
+                step=step.name,
+                attempt=attempt,
+                status=status,
+                started_at=started,
+                finished_at=time.time(),
+                error=error,
+                role=getattr(step, "role", None) if key else None,
+                request_key=key,
+            )
+        )
+
+    def _fail(self, item: ItemRecord, error: str) -> bool:
+        item.state = "failed"
+        item.error = error
+        self._tally.failed += 1
+        return False
+
+    # -- durability --------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_FLUSH_INTERVAL_S)
+            self.cache.flush()
+            self.ledger.flush()
+            if self._to_commit and (
+                len(self._to_commit) >= self.config.commit_rows
+                or time.monotonic() - self._last_commit >= self.config.commit_interval_s
+            ):
+                try:
+                    await self._commit()
+                except Exception as err:
+                    self._fatal = err
+                    self._wake.set()
+                    return
+
+    async def _commit(self, *, force: bool = False) -> None:
+        async with self._commit_lock:
+            while self._to_commit:
+                batch = self._to_commit[: self.config.commit_rows]
+                self._to_commit = self._to_commit[len(batch) :]
+                # The rows' model calls and states must be durable before the rows are.
+                self.cache.flush()
+                self.ledger.flush()
+                rows = [self._row(item) for item in batch]
+                version = await asyncio.to_thread(self.store.append, rows)
+                self.ledger.mark_stored(
+                    self.run.run_id, self.run.dataset, [i.item_id for i in batch], version
+                )
+                self._last_version = version
+                self._tally.passed -= len(batch)
+                self._tally.stored += len(batch)
+                self._last_commit = time.monotonic()
+                if not force:
+                    break
+
+    def _row(self, item: ItemRecord) -> dict[str, Any]:
+        fields = (
+            self.recipe.dataset.fields
+            if self.recipe.dataset and self.recipe.dataset.fields
+            else tuple(item.payload)
+        )
+        row: dict[str, Any] = {"item_id": item.item_id, "run_id": item.run_id}
+        for name in fields:
+            row[name] = item.payload.get(name)
+        return row
+
+    async def _reconcile(self) -> None:
+        passed = self.ledger.items(self.run.run_id, ["passed"])
+        if not passed:
+            return
+        present = await asyncio.to_thread(self.store.present, [i.item_id for i in passed])
+        if present:
+            version = self.store.version()
+            assert version is not None
+            self.ledger.mark_stored(self.run.run_id, self.run.dataset, sorted(present), version)
+            self._tally.passed -= len(present)
+            self._tally.stored += len(present)
+        self._to_commit.extend(i for i in passed if i.item_id not in present)
+
+    def _load_tally(self) -> None:
+        counts = self.ledger.counts(self.run.run_id)
+        usage = self.ledger.usage(self.run.run_id)
+        self._tally = _Tally(
+            passed=counts["passed"],
+            stored=counts["stored"],
+            rejected=counts["rejected"],
+            failed=counts["failed"],
+            model_calls=int(usage["model_calls"]),
+            cache_hits=int(usage["cache_hits"]),
+            prompt_tokens=int(usage["prompt_tokens"]),
+            completion_tokens=int(usage["completion_tokens"]),
+            token_cost=float(usage["token_cost"]),
+        )
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def progress(self) -> Progress:
+        """A snapshot for a live display."""
+        elapsed = time.monotonic() - self._started
+        t = self._tally
+        hourly = sum(e.price_hour for e in self.endpoints.values())
+        return Progress(
+            run_id=self.run.run_id,
+            target=self.config.target,
+            stored=t.stored,
+            passed=t.passed,
+            rejected=t.rejected,
+            failed=t.failed,
+            in_flight=len(self._tasks),
+            model_calls=t.model_calls,
+            cache_hits=t.cache_hits,
+            prompt_tokens=t.prompt_tokens,
+            completion_tokens=t.completion_tokens,
+            cost=t.token_cost + hourly * (self.run.active_s + elapsed) / 3600,
+            elapsed_s=elapsed,
+        )
+
+    async def _progress_loop(self) -> None:
+        assert self.observer is not None
+        while True:
+            self.observer(self.progress())
+            await asyncio.sleep(_PROGRESS_INTERVAL_S)
+
+
+def _parse_structured(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        return None, f"invalid JSON: {err}; answer began {text[:80]!r}"
+    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"answer does not match the schema at {path}: {error.message}"
+    return value, None
+
+
+_VALIDATORS: dict[bytes, jsonschema.protocols.Validator] = {}
+
+
+def _validator(schema_key: bytes) -> jsonschema.protocols.Validator:
+    # A per-process memo of compiled validators: building one costs far more than using it.
+    validator = _VALIDATORS.get(schema_key)
+    if validator is None:
+        validator = jsonschema.Draft202012Validator(orjson.loads(schema_key))
+        _VALIDATORS[schema_key] = validator
+    return validator
+
+
+# -- entry points ----------------------------------------------------------------------
+
+
+def _new_run_id() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+
+
+def _check_roles(recipe: Recipe, endpoints: Mapping[str, EndpointConfig]) -> None:
+    unknown = set(endpoints) - recipe.roles
+    if unknown:
+        raise ConfigError(
+            f"endpoint role(s) {sorted(unknown)} are not used by recipe {recipe.name!r}, "
+            f"whose model steps use {sorted(recipe.roles) or 'no roles'}"
+        )
+    missing = recipe.roles - set(endpoints)
+    if missing:
+        role = sorted(missing)[0]
+        raise ConfigError(
+            f"recipe {recipe.name!r} calls role(s) {sorted(missing)} but no endpoint serves "
+            f"them; pass --endpoint {role}=URL (an OpenAI-compatible base URL ending in /v1)"
+        )
+
+
+async def _resolve_models(endpoints: Mapping[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+    import aiohttp
+
+    from synthfactory.models.openai_http import discover_model
+
+    resolved = dict(endpoints)
+    todo = [role for role, cfg in endpoints.items() if cfg.model is None]
+    if todo:
+        async with aiohttp.ClientSession() as session:
+            for role in todo:
+                model = await discover_model(session, endpoints[role])
+                resolved[role] = endpoints[role].model_copy(update={"model": model})
+    return resolved
+
+
+def _previous_endpoints(ledger: Ledger, recipe_name: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for run in ledger.runs():
+        if run.recipe_name == recipe_name:
+            for role, cfg in run.config.get("endpoints", {}).items():
+                found.setdefault(role, cfg)
+    return found
+
+
+def _open(workspace: str | Path) -> tuple[Workspace, Ledger, ResponseCache]:
+    ws = Workspace(workspace)
+    return ws, Ledger(ws.ledger_path), ResponseCache(ws.cache_path)
+
+
+def _default_executor() -> Executor:
+    from synthfactory.runtime.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def _store_for(ws: Workspace, dataset: str) -> DatasetStore:
+    from synthfactory.store.lance import LanceStore
+
+    return LanceStore(ws.dataset_uri(dataset))
+
+
+async def run_recipe(
+    recipe: str | Path | Recipe,
+    *,
+    workspace: str | Path,
+    config: RunConfig,
+    endpoints: Sequence[EndpointConfig] = (),
+    executor: Executor | None = None,
+    observer: ProgressObserver | None = None,
+    on_start: Any = None,
+) -> RunSummary:
+    """Start a new run of ``recipe`` and drive it to its target.
+
+    ``endpoints`` give one :class:`EndpointConfig` per role the recipe calls; a missing
+    model id is asked of the endpoint (``GET /models``). With ``config.replay`` no endpoint
+    is needed: every call must be in the workspace's cache. ``on_start(run_id)`` is called
+    once the run is recorded, before any work.
+    """
+    loaded, source = resolve_recipe(recipe)
+    ws, ledger, cache = _open(workspace)
+    try:
+        by_role = {e.role: e for e in endpoints}
+        if config.replay:
+            previous = _previous_endpoints(ledger, loaded.name)
+            for role in loaded.roles:
+                if role in by_role and by_role[role].model is not None:
+                    continue
+                if role not in previous:
+                    raise ConfigError(
+                        f"--replay: no earlier run of {loaded.name!r} in this workspace used "
+                        f"role {role!r}; nothing to replay from"
+                    )
+                by_role[role] = EndpointConfig(**previous[role])
+        _check_roles(loaded, by_role)
+        if not config.replay:
+            by_role = await _resolve_models(by_role)
+        dataset = config.dataset or loaded.dataset_name
+        now = time.time()
+        run = RunRecord(
+            run_id=_new_run_id(),
+            recipe_name=loaded.name,
+            recipe_source=source.describe(),
+            recipe_digest=loaded.digest(),
+            recipe_version=loaded.version,
+            dataset=dataset,
+            config={
+                "run": config.model_dump(),
+                "endpoints": {r: e.public_dict() for r, e in by_role.items()},
+            },
+            status="created",
+            message="",
+            created_at=now,
+            updated_at=now,
+            active_s=0.0,
+        )
+        ledger.create_run(run)
+        if on_start is not None:
+            on_start(run.run_id)
+        driver = RunDriver(
+            workspace=ws,
+            ledger=ledger,
+            cache=cache,
+            store=_store_for(ws, dataset),
+            run=run,
+            recipe=loaded,
+            source=source,
+            config=config,
+            endpoints=by_role,
+            executor=executor or _default_executor(),
+            observer=observer,
+        )
+        return await driver.drive()
+    finally:
+        cache.close()
+        ledger.close()
+
+
+async def resume_run(
+    run_id: str,
+    *,
+    workspace: str | Path,
+    endpoints: Sequence[EndpointConfig] = (),
+    recipe: Recipe | None = None,
+    executor: Executor | None = None,
+    observer: ProgressObserver | None = None,
+    allow_changed_recipe: bool = False,
+) -> RunSummary:
+    """Carry on run ``run_id`` from exactly where it stopped.
+
+    Endpoints default to the run's own (their API keys are not stored: pass ``endpoints``
+    with keys, or let the CLI read them from the environment again); ``endpoints`` given
+    here override by role. A run whose recipe file was loaded by path is loaded again from
+    that path; one started from a Recipe object needs ``recipe``.
+    """
+    ws = Workspace(workspace, create=False)
+    ledger = Ledger(ws.ledger_path)
+    cache = ResponseCache(ws.cache_path)
+    try:
+        run = ledger.run(run_id)
+        if run.status == "finished":
+            return run_summary(ledger, ws, run_id)
+        source_info = run.recipe_source
+        if recipe is not None:
+            loaded, source = resolve_recipe(recipe)
+        elif source_info["kind"] == "pickle":
+            raise ConfigError(
+                f"run {run_id} was started from a Recipe object; pass it again to resume_run()"
+            )
+        else:
+            loaded, source = resolve_recipe(source_info["ref"])
+        if loaded.digest() != run.recipe_digest and not allow_changed_recipe:
+            raise RecipeError(
+                f"recipe {loaded.name!r} changed since run {run_id} started (digest "
+                f"{run.recipe_digest[:12]} then, {loaded.digest()[:12]} now); resuming would mix "
+                "two recipes in one run. Start a new run, or allow it explicitly."
+            )
+        config = RunConfig(**run.config["run"])
+        by_role = {role: EndpointConfig(**cfg) for role, cfg in run.config["endpoints"].items()}
+        for override in endpoints:
+            merged = by_role.get(override.role)
+            if merged is not None and override.model is None:
+                override = override.model_copy(update={"model": merged.model})
+            by_role[override.role] = override
+        _check_roles(loaded, by_role)
+        driver = RunDriver(
+            workspace=ws,
+            ledger=ledger,
+            cache=cache,
+            store=_store_for(ws, run.dataset),
+            run=run,
+            recipe=loaded,
+            source=source,
+            config=config,
+            endpoints=by_role,
+            executor=executor or _default_executor(),
+            observer=observer,
+        )
+        return await driver.drive()
+    finally:
+        cache.close()
+        ledger.close()
+
+
+def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary:
+    """The summary of run ``run_id`` as the ledger has it."""
+    run = ledger.run(run_id)
+    counts = ledger.counts(run_id)
+    usage = ledger.usage(run_id)
+    hourly = sum(
+        float(cfg.get("price_hour", 0.0)) for cfg in run.config.get("endpoints", {}).values()
+    )
+    cost = float(usage["token_cost"]) + hourly * run.active_s / 3600
+    commits = ledger.commits(run_id)
+    usable = counts["stored"]
+    return RunSummary(
+        run_id=run_id,
+        status=run.status,
+        message=run.message,
+        recipe=run.recipe_name,
+        target=int(run.config["run"]["target"]),
+        generated=sum(counts.values()),
+        passed=counts["passed"] + counts["stored"],
+        failed=counts["failed"] + counts["rejected"],
+        rejected=counts["rejected"],
+        stored=usable,
+        model_calls=int(usage["model_calls"]),
+        cache_hits=int(usage["cache_hits"]),
+        prompt_tokens=int(usage["prompt_tokens"]),
+        completion_tokens=int(usage["completion_tokens"]),
+        cost=cost,
+        cost_per_usable=cost / usable if usable else None,
+        elapsed_s=run.active_s,
+        dataset=run.dataset,
+        dataset_uri=workspace.dataset_uri(run.dataset),
+        dataset_version=commits[-1][1] if commits else None,
+    )
+
+
+__all__ = ["RunDriver", "resume_run", "run_recipe", "run_summary"]

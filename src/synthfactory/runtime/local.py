@@ -1,0 +1,158 @@
+"""The local executor: an asyncio generation pool and a process verification pool.
+
+Generation: one ``aiohttp`` session (one connection pool) for the run, one client per
+endpoint with its own adaptive concurrency limit. Verification: a process pool started
+with ``forkserver`` (Lance is not fork-safe, so workers never fork from a process that
+imported it). Steps are sent to the pool in micro-batches: whatever arrived during one
+event-loop turn, up to ``batch_size``, with at most two batches per worker in flight, so a
+slow verifier makes callers wait (backpressure) instead of growing a queue without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import aiohttp
+
+from synthfactory.errors import ConfigError
+from synthfactory.models.client import ChatRequest, ChatResponse
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.models.openai_http import OpenAIChatClient
+from synthfactory.recipe.loader import RecipeSource, load_recipe
+from synthfactory.runtime.executor import StepOutcome, execute_batch, execute_step
+
+_Pending = tuple[str, dict[str, Any], "asyncio.Future[StepOutcome]"]
+
+
+def _warm_up() -> int:
+    return os.getpid()
+
+
+class LocalExecutor:
+    """Both pools on this machine.
+
+    ``verify_workers=0`` runs Python and verifier steps inline on the event loop: only for
+    trivial checks and tests, since a slow step then stalls every model call.
+    """
+
+    def __init__(self, *, verify_workers: int | None = None, batch_size: int = 64) -> None:
+        self.verify_workers = (os.cpu_count() or 1) if verify_workers is None else verify_workers
+        self.batch_size = batch_size
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str, OpenAIChatClient] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._source: RecipeSource | None = None
+        self._pending: list[_Pending] = []
+        self._batches_in_flight = 0
+        self._dispatch_scheduled = False
+
+    async def start(self, recipe: RecipeSource, endpoints: Mapping[str, EndpointConfig]) -> None:
+        """Open the HTTP pool and start the verification workers."""
+        self._source = recipe
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
+        )
+        self._clients = {role: OpenAIChatClient(cfg, self._session) for role, cfg in endpoints.items()}
+        if self.verify_workers > 0:
+            self._pool = self._new_pool()
+            # Start the workers now, while the first model calls are in flight.
+            for _ in range(self.verify_workers):
+                self._pool.submit(_warm_up)
+        else:
+            load_recipe(recipe)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.verify_workers, mp_context=multiprocessing.get_context("forkserver")
+        )
+
+    async def call_model(self, role: str, request: ChatRequest) -> ChatResponse:
+        """Send one request through the role's client."""
+        try:
+            client = self._clients[role]
+        except KeyError:
+            raise ConfigError(f"no endpoint for role {role!r}") from None
+        return await client.complete(request)
+
+    async def run_step(self, step: str, payload: dict[str, Any]) -> StepOutcome:
+        """Queue one step for the verification pool and wait for its outcome."""
+        if self._pool is None:
+            assert self._source is not None
+            return execute_step(load_recipe(self._source), step, payload)
+        fut: asyncio.Future[StepOutcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((step, payload, fut))
+        self._schedule()
+        return await fut
+
+    def _schedule(self) -> None:
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        self._dispatch_scheduled = False
+        max_in_flight = 2 * self.verify_workers
+        while self._pending and self._batches_in_flight < max_in_flight and self._pool is not None:
+            batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+            batch = [p for p in batch if not p[2].done()]
+            if not batch:
+                continue
+            assert self._source is not None
+            try:
+                cf = self._pool.submit(execute_batch, self._source, [(s, p) for s, p, _ in batch])
+            except (BrokenProcessPool, RuntimeError) as err:
+                self._fail_batch(batch, f"verification pool unavailable: {err}")
+                self._restart_pool()
+                continue
+            self._batches_in_flight += 1
+            loop = asyncio.get_running_loop()
+            cf.add_done_callback(
+                lambda done, b=batch: loop.call_soon_threadsafe(self._batch_done, done, b)
+            )
+
+    def _batch_done(self, done: Future[list[StepOutcome]], batch: list[_Pending]) -> None:
+        self._batches_in_flight -= 1
+        try:
+            outcomes = done.result()
+        except BrokenProcessPool as err:
+            self._fail_batch(batch, f"a verification worker died: {err}")
+            self._restart_pool()
+        except Exception as err:
+            self._fail_batch(batch, f"verification batch failed: {type(err).__name__}: {err}")
+        else:
+            for (_, _, fut), outcome in zip(batch, outcomes, strict=True):
+                if not fut.done():
+                    fut.set_result(outcome)
+        if self._pending:
+            self._schedule()
+
+    @staticmethod
+    def _fail_batch(batch: list[_Pending], message: str) -> None:
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_result(StepOutcome(infra_error=message))
+
+    def _restart_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+
+    async def close(self) -> None:
+        """Close the HTTP pool and stop the workers."""
+        for _, _, fut in self._pending:
+            fut.cancel()
+        self._pending.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: pool.shutdown(wait=True, cancel_futures=True)
+            )

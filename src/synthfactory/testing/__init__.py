@@ -1,0 +1,32 @@
+"""Public test fakes for code built on synthfactory.
+
+- :class:`FakeServer`: a fake OpenAI-compatible chat-completions server on loopback, with
+  latency, error-rate, 429, hang, broken-JSON and endpoint-down knobs
+  (:class:`FakeServerConfig`) and request counters (:class:`FakeStats`).  It also runs as a
+  process: ``python -m synthfactory.testing.fake_server --help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fake_server import FakeServer, FakeServerConfig, FakeStats
+
+__all__ = ["FakeServer", "FakeServerConfig", "FakeStats"]
+
+# Loaded on first use: importing the module here would make
+# `python -m synthfactory.testing.fake_server` warn that the module ran after being imported.
+_LAZY = {name: "synthfactory.testing.fake_server" for name in __all__}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

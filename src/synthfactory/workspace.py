@@ -1,0 +1,93 @@
+"""A workspace: one directory holding the ledger, the response cache and the datasets.
+
+::
+
+    WORKSPACE/
+      workspace.json      format version; a newer format is refused with a clear message
+      ledger.sqlite       runs, items, step attempts, dataset commits (WAL)
+      cache.sqlite        content-addressed model responses, shared by all runs (WAL)
+      datasets/NAME.lance one Lance table per dataset
+      runs/RUN_ID.lock    held (flock) by the process driving the run
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import IO
+
+from synthfactory.errors import WorkspaceError
+
+FORMAT_VERSION = 1
+DEFAULT_WORKSPACE = "synthfactory-workspace"
+
+
+class Workspace:
+    """Paths and format checks for one workspace directory."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = Path(root).expanduser().resolve()
+        marker = self.root / "workspace.json"
+        if marker.exists():
+            self._check_format(marker)
+        elif create:
+            try:
+                (self.root / "datasets").mkdir(parents=True, exist_ok=True)
+                (self.root / "runs").mkdir(exist_ok=True)
+            except OSError as err:
+                raise WorkspaceError(f"cannot create workspace {self.root}: {err.strerror}") from None
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"format": FORMAT_VERSION, "tool": "synthfactory"}) + "\n")
+            os.replace(tmp, marker)
+        else:
+            raise WorkspaceError(
+                f"{self.root} is not a synthfactory workspace (no workspace.json); "
+                "pass --workspace DIR pointing at the directory a run was started in"
+            )
+
+    @staticmethod
+    def _check_format(marker: Path) -> None:
+        try:
+            found = int(json.loads(marker.read_text())["format"])
+        except (ValueError, KeyError, TypeError, OSError) as err:
+            raise WorkspaceError(f"{marker} is unreadable ({err}); is this a workspace?") from None
+        if found > FORMAT_VERSION:
+            raise WorkspaceError(
+                f"workspace {marker.parent} was written by a newer synthfactory (format {found}, "
+                f"this version reads up to {FORMAT_VERSION}); upgrade: pip install -U synthfactory"
+            )
+
+    @property
+    def ledger_path(self) -> Path:
+        """The run ledger (SQLite)."""
+        return self.root / "ledger.sqlite"
+
+    @property
+    def cache_path(self) -> Path:
+        """The response cache (SQLite), shared by every run in the workspace."""
+        return self.root / "cache.sqlite"
+
+    def dataset_uri(self, name: str) -> str:
+        """Where the Lance table of dataset ``name`` lives."""
+        return str(self.root / "datasets" / f"{name}.lance")
+
+    def lock_run(self, run_id: str) -> IO[str]:
+        """Take the run's exclusive lock; released when the returned file is closed or the
+        process dies (kill -9 included), so a crashed run can always be resumed."""
+        path = self.root / "runs" / f"{run_id}.lock"
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise WorkspaceError(
+                f"run {run_id} is being driven by another process right now; "
+                "wait for it, or stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
