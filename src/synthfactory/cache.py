@@ -52,7 +52,9 @@ class ResponseCache:
         pending = self._pending.get(key)
         blob: bytes | None = pending[1] if pending else None
         if blob is None:
-            row = self._conn.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT response FROM responses WHERE key = ?", (key,)
+            ).fetchone()
             blob = row[0] if row else None
         if blob is None:
             self.misses += 1
@@ -72,7 +74,8 @@ class ResponseCache:
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO responses(key, model, response, created_at) VALUES (?,?,?,?)",
+                "INSERT OR IGNORE INTO responses(key, model, response, created_at)"
+                " VALUES (?,?,?,?)",
                 rows,
             )
         self._pending.clear()

@@ -89,12 +89,13 @@ def _endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[lis
         for spec in specs or []:
             role, _, rest = spec.partition("=")
             url, _, options = rest.partition(",")
+            resolved = spec
             if url.strip() == "fake":
                 from synthfactory.testing import FakeServer, FakeServerConfig
 
                 server = stack.enter_context(FakeServer(FakeServerConfig(latency_s=0.05)))
-                spec = f"{role}={server.url}" + (f",{options}" if options else "")
-            config = parse_endpoint(spec, defaults=defaults)
+                resolved = f"{role}={server.url}" + (f",{options}" if options else "")
+            config = parse_endpoint(resolved, defaults=defaults)
             configs.append(_with_key(config))
         yield configs
 
@@ -104,7 +105,8 @@ def _with_key(config: EndpointConfig) -> EndpointConfig:
     key = os.environ.get(env)
     if config.api_key_env and not key:
         raise ConfigError(
-            f"endpoint {config.role!r} names key_env={env}, but that environment variable is not set"
+            f"endpoint {config.role!r} names key_env={env}, "
+            "but that environment variable is not set"
         )
     return config.model_copy(update={"api_key": SecretStr(key)}) if key else config
 
@@ -143,7 +145,9 @@ class _LiveProgress:
 
 def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
     if as_json:
-        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(
+            orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
         return
     out = _stdout()
     cpu = "-" if summary.cost_per_usable is None else f"${summary.cost_per_usable:.6f}"
@@ -155,7 +159,9 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
     table.add_row("model calls", f"{summary.model_calls} (cache hits {summary.cache_hits})")
     table.add_row("tokens", f"{summary.prompt_tokens} in, {summary.completion_tokens} out")
     table.add_row("cost", f"${summary.cost:.4f} ({cpu} per usable example)")
-    table.add_row("dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}")
+    table.add_row(
+        "dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}"
+    )
     out.print(table)
     if summary.message:
         out.print(summary.message, highlight=False)
@@ -182,7 +188,9 @@ def _drive(coro_factory: Any, *, as_json: bool, workspace: Path) -> None:
             summary = asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         run = started[0] if started else "RUN_ID"
-        console.print(f"interrupted; resume with: synthfactory resume {run} --workspace {workspace}")
+        console.print(
+            f"interrupted; resume with: synthfactory resume {run} --workspace {workspace}"
+        )
         raise typer.Exit(130) from None
     _print_summary(summary, as_json, workspace)
     if summary.status != "finished":
@@ -202,7 +210,9 @@ def run(
     max_items: Annotated[
         int | None, typer.Option(help="Most items to try in all (default 10x target + 100).")
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the recipe's).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name (default: the recipe's).")
+    ] = None,
     replay: Annotated[
         bool, typer.Option(help="Every model call must come from the cache; a miss is an error.")
     ] = False,
@@ -213,9 +223,10 @@ def run(
     from synthfactory.runtime.config import RunConfig
     from synthfactory.runtime.driver import run_recipe
 
-    with _errors(), _endpoints(endpoint, concurrency) as endpoints:
-        if fail_fast:
-            endpoints = [e.model_copy(update={"fail_fast": True}) for e in endpoints]
+    with _errors(), _endpoints(endpoint, concurrency) as given:
+        endpoints = (
+            [e.model_copy(update={"fail_fast": True}) for e in given] if fail_fast else given
+        )
         try:
             config = RunConfig(
                 target=target, seed=seed, max_items=max_items, replay=replay, dataset=dataset
@@ -241,14 +252,16 @@ def resume(
     run_id: Annotated[str, typer.Argument(help="The run to carry on.")],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     endpoint: EndpointOpt = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per endpoint.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight per endpoint.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Carry on RUN_ID from exactly where it stopped (Ctrl-C, kill -9, endpoint down)."""
     from synthfactory.runtime.driver import resume_run
 
-    with _errors(), _endpoints(endpoint, concurrency) as endpoints:
-        endpoints = endpoints or _stored_endpoints_with_keys(workspace, run_id)
+    with _errors(), _endpoints(endpoint, concurrency) as given:
+        endpoints = given or _stored_endpoints_with_keys(workspace, run_id)
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
@@ -275,7 +288,9 @@ def _stored_endpoints_with_keys(workspace: Path, run_id: str) -> list[EndpointCo
 def status(
     run_id: Annotated[str | None, typer.Argument(help="A run id; all runs if omitted.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    failed: Annotated[bool, typer.Option("--failed", help="List failed and rejected items.")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="List failed and rejected items.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show runs, or one run's counts, cost and (with --failed) its failed items."""
@@ -289,8 +304,13 @@ def status(
                 return
             table = Table("run", "recipe", "status", "stored/target", "created")
             for r in runs:
-                table.add_row(r["run_id"], r["recipe"], r["status"], f"{r['stored']}/{r['target']}",
-                              r["created"])
+                table.add_row(
+                    r["run_id"],
+                    r["recipe"],
+                    r["status"],
+                    f"{r['stored']}/{r['target']}",
+                    r["created"],
+                )
             _stdout().print(table)
             return
         report = reports.run_report(workspace, run_id, failed=failed)

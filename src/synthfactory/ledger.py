@@ -198,7 +198,9 @@ class Ledger:
         )
         self.flush()
 
-    def set_run_status(self, run_id: str, status: str, message: str = "", *, add_active_s: float = 0) -> None:
+    def set_run_status(
+        self, run_id: str, status: str, message: str = "", *, add_active_s: float = 0
+    ) -> None:
         """Update a run's status (committed at once)."""
         self._queue(
             "UPDATE runs SET status=?, message=?, updated_at=?, active_s=active_s+? WHERE run_id=?",
@@ -212,8 +214,17 @@ class Ledger:
         self._queue(
             "INSERT INTO items (item_id, run_id, idx, seed, state, next_step, payload, created_at,"
             " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (item.item_id, item.run_id, item.index, item.seed, item.state, item.next_step,
-             orjson.dumps(item.payload), now, now),
+            (
+                item.item_id,
+                item.run_id,
+                item.index,
+                item.seed,
+                item.state,
+                item.next_step,
+                orjson.dumps(item.payload),
+                now,
+                now,
+            ),
         )
 
     def save_item(self, item: ItemRecord) -> None:
@@ -221,17 +232,38 @@ class Ledger:
         self._queue(
             "UPDATE items SET state=?, next_step=?, payload=?, attempts=?, error=?, verdicts=?,"
             " updated_at=? WHERE item_id=?",
-            (item.state, item.next_step, orjson.dumps(item.payload), item.attempts, item.error,
-             orjson.dumps(item.verdicts), time.time(), item.item_id),
+            (
+                item.state,
+                item.next_step,
+                orjson.dumps(item.payload),
+                item.attempts,
+                item.error,
+                orjson.dumps(item.verdicts),
+                time.time(),
+                item.item_id,
+            ),
         )
 
     def add_attempt(self, a: AttemptRecord) -> None:
         """Record one step attempt (idempotent: a re-recorded attempt replaces the old row)."""
         self._queue(
             "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (a.item_id, a.step, a.attempt, a.status, a.error, a.role, a.model, a.request_key,
-             int(a.cached), a.prompt_tokens, a.completion_tokens, a.cost, a.started_at,
-             a.finished_at),
+            (
+                a.item_id,
+                a.step,
+                a.attempt,
+                a.status,
+                a.error,
+                a.role,
+                a.model,
+                a.request_key,
+                int(a.cached),
+                a.prompt_tokens,
+                a.completion_tokens,
+                a.cost,
+                a.started_at,
+                a.finished_at,
+            ),
         )
 
     def mark_stored(self, run_id: str, dataset: str, item_ids: Iterable[str], version: int) -> None:
@@ -243,7 +275,9 @@ class Ledger:
                 "UPDATE items SET state='stored', dataset_version=?, updated_at=? WHERE item_id=?",
                 (version, now, item_id),
             )
-        self._queue("INSERT INTO commits VALUES (?,?,?,?,?)", (run_id, dataset, version, len(ids), now))
+        self._queue(
+            "INSERT INTO commits VALUES (?,?,?,?,?)", (run_id, dataset, version, len(ids), now)
+        )
         self.flush()
 
     # -- reads -------------------------------------------------------------------------
@@ -252,7 +286,9 @@ class Ledger:
         """The run ``run_id``; :class:`NotFoundError` if there is none."""
         row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no run {run_id!r} in this workspace; `synthfactory status` lists them")
+            raise NotFoundError(
+                f"no run {run_id!r} in this workspace; `synthfactory status` lists them"
+            )
         return _run_record(row)
 
     def runs(self) -> list[RunRecord]:
@@ -285,7 +321,25 @@ class Ledger:
             " WHERE item_id=? ORDER BY started_at, attempt",
             (item_id,),
         ).fetchall()
-        return [AttemptRecord(*r[:10], bool(r[10]), *r[11:]) for r in rows]
+        return [
+            AttemptRecord(
+                item_id=r[0],
+                step=r[1],
+                attempt=r[2],
+                status=r[3],
+                started_at=r[4],
+                finished_at=r[5],
+                error=r[6],
+                role=r[7],
+                model=r[8],
+                request_key=r[9],
+                cached=bool(r[10]),
+                prompt_tokens=r[11],
+                completion_tokens=r[12],
+                cost=r[13],
+            )
+            for r in rows
+        ]
 
     def counts(self, run_id: str) -> dict[str, int]:
         """Items per state, every state present (0 when none)."""
@@ -323,7 +377,8 @@ class Ledger:
         return [
             (d, v, n, t)
             for d, v, n, t in self._conn.execute(
-                "SELECT dataset, version, rows, at FROM commits WHERE run_id=? ORDER BY at", (run_id,)
+                "SELECT dataset, version, rows, at FROM commits WHERE run_id=? ORDER BY at",
+                (run_id,),
             )
         ]
 

@@ -50,10 +50,19 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the ledger."""
-        return {"status": self.status, "reason": self.reason, "tier": self.tier, "details": self.details}
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "tier": self.tier,
+            "details": self.details,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
         """Inverse of :meth:`to_dict`."""
-        return cls(data["status"], data.get("reason", ""), data.get("tier", "cheap"),
-                   dict(data.get("details") or {}))
+        return cls(
+            data["status"],
+            data.get("reason", ""),
+            data.get("tier", "cheap"),
+            dict(data.get("details") or {}),
+        )

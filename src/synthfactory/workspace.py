@@ -37,7 +37,9 @@ class Workspace:
                 (self.root / "datasets").mkdir(parents=True, exist_ok=True)
                 (self.root / "runs").mkdir(exist_ok=True)
             except OSError as err:
-                raise WorkspaceError(f"cannot create workspace {self.root}: {err.strerror}") from None
+                raise WorkspaceError(
+                    f"cannot create workspace {self.root}: {err.strerror}"
+                ) from None
             tmp = marker.with_suffix(".tmp")
             tmp.write_text(json.dumps({"format": FORMAT_VERSION, "tool": "synthfactory"}) + "\n")
             os.replace(tmp, marker)

@@ -13,10 +13,26 @@ from synthfactory.recipe.samplers import choice
 from synthfactory.verdict import Verdict
 
 TOPICS = (
-    "volcanoes", "tides", "honeybees", "black holes", "photosynthesis", "glaciers",
-    "octopuses", "prime numbers", "the printing press", "lightning", "coral reefs",
-    "vaccines", "magnets", "deserts", "the Roman aqueducts", "DNA", "rainbows",
-    "semiconductors", "migratory birds", "compound interest",
+    "volcanoes",
+    "tides",
+    "honeybees",
+    "black holes",
+    "photosynthesis",
+    "glaciers",
+    "octopuses",
+    "prime numbers",
+    "the printing press",
+    "lightning",
+    "coral reefs",
+    "vaccines",
+    "magnets",
+    "deserts",
+    "the Roman aqueducts",
+    "DNA",
+    "rainbows",
+    "semiconductors",
+    "migratory birds",
+    "compound interest",
 )
 AUDIENCES = ("a child", "a high-school student", "an engineer")
 

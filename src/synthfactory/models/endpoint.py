@@ -28,7 +28,9 @@ class EndpointConfig(BaseModel):
     api_key_env: str | None = None
     price_in: float = Field(default=0.0, ge=0, description="USD per million prompt tokens")
     price_out: float = Field(default=0.0, ge=0, description="USD per million completion tokens")
-    price_hour: float = Field(default=0.0, ge=0, description="USD per hour, for self-hosted servers")
+    price_hour: float = Field(
+        default=0.0, ge=0, description="USD per hour, for self-hosted servers"
+    )
     concurrency: int = Field(default=64, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=6, ge=0)

@@ -10,6 +10,7 @@ no request is sent straight into a known rate limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 
@@ -67,10 +68,8 @@ class AdaptiveLimiter:
                 self._in_flight -= 1
                 self._wake()
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     self._waiters.remove(fut)
-                except ValueError:
-                    pass
             raise
 
     def release(self) -> None:

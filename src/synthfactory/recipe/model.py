@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -104,7 +104,10 @@ class PythonStep:
 
 @dataclass(frozen=True)
 class VerifyStep:
-    """A verifier ``payload -> Verdict | bool``. A "no" rejects the item; it is data, not an error."""
+    """A verifier ``payload -> Verdict | bool``.
+
+    A "no" rejects the item; it is data, not an error.
+    """
 
     name: str
     fn: VerifyFn
@@ -185,7 +188,9 @@ class Recipe:
             "steps": [s.describe() for s in self.steps],
             "dataset": {
                 "name": self.dataset_name,
-                "fields": list(self.dataset.fields) if self.dataset and self.dataset.fields else None,
+                "fields": list(self.dataset.fields)
+                if self.dataset and self.dataset.fields
+                else None,
             },
         }
 
@@ -248,7 +253,9 @@ def _check_schema(where: str, step: ModelStep) -> None:
     try:
         jsonschema.Draft202012Validator.check_schema(dict(step.schema or {}))
     except jsonschema.SchemaError as err:
-        raise RecipeError(f"{where}, step {step.name!r}: invalid JSON schema: {err.message}") from None
+        raise RecipeError(
+            f"{where}, step {step.name!r}: invalid JSON schema: {err.message}"
+        ) from None
 
 
 __all__ = [

@@ -110,4 +110,5 @@ def describe_sampler(sampler: Callable[[random.Random], Any]) -> Any:
     describe = getattr(sampler, "describe", None)
     if callable(describe):
         return describe()
-    return {"callable": f"{getattr(sampler, '__module__', '?')}:{getattr(sampler, '__qualname__', repr(sampler))}"}
+    module = getattr(sampler, "__module__", "?")
+    return {"callable": f"{module}:{getattr(sampler, '__qualname__', repr(sampler))}"}

@@ -29,7 +29,6 @@ from synthfactory.errors import (
     CacheMissError,
     ConfigError,
     Fatal,
-    ModelCallError,
     ModelRequestError,
     RecipeError,
     SynthFactoryError,
@@ -45,7 +44,6 @@ from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
 from synthfactory.store import DatasetStore
-from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -289,16 +287,22 @@ class RunDriver:
                 except ModelRequestError as err:
                     if err.fields.get("status") in _FATAL_STATUSES:
                         raise
-                    self._attempt(item, step, attempt, "error", started, str(err), key)
+                    self._attempt(
+                        item, step, attempt, "error", started=started, error=str(err), key=key
+                    )
                     return self._fail(item, f"step {step.name!r}: {err}")
                 except TransientModelError as err:
-                    self._attempt(item, step, attempt, "error", started, str(err), key)
+                    self._attempt(
+                        item, step, attempt, "error", started=started, error=str(err), key=key
+                    )
                     return self._fail(item, f"step {step.name!r}: gave up after retries: {err}")
                 self.cache.put(key, response)
                 self._tally.model_calls += 1
             else:
                 self._tally.cache_hits += 1
-            cost = 0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
+            cost = (
+                0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
+            )
             if not cached:
                 self._tally.prompt_tokens += response.prompt_tokens
                 self._tally.completion_tokens += response.completion_tokens
@@ -330,7 +334,8 @@ class RunDriver:
                 return True
             last_error = error
         return self._fail(
-            item, f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}"
+            item,
+            f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
         )
 
     async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
@@ -340,15 +345,24 @@ class RunDriver:
             item.attempts += 1
             outcome = await self.executor.run_step(name, item.payload)
             if outcome.infra_error is not None:
-                self._attempt(item, step, attempt, "infra_error", started, outcome.infra_error)
+                self._attempt(
+                    item, step, attempt, "infra_error", started=started, error=outcome.infra_error
+                )
                 continue
             if outcome.error is not None:
-                self._attempt(item, step, attempt, "error", started, outcome.error)
+                self._attempt(item, step, attempt, "error", started=started, error=outcome.error)
                 return self._fail(item, f"step {name!r} raised {outcome.error}")
             if outcome.verdict is not None:
                 verdict = outcome.verdict
                 item.verdicts.append({"step": name, **verdict.to_dict()})
-                self._attempt(item, step, attempt, verdict.status, started, verdict.reason or None)
+                self._attempt(
+                    item,
+                    step,
+                    attempt,
+                    verdict.status,
+                    started=started,
+                    error=verdict.reason or None,
+                )
                 if verdict.status == "infra_error":
                     continue
                 if not verdict.passed:
@@ -357,7 +371,7 @@ class RunDriver:
                     self._tally.rejected += 1
                     return False
                 return True
-            self._attempt(item, step, attempt, "ok", started)
+            self._attempt(item, step, attempt, "ok", started=started)
             item.payload.update(outcome.updates or {})
             return True
         return self._fail(item, f"step {name!r}: infrastructure error after retries")
@@ -368,6 +382,7 @@ class RunDriver:
         step: Any,
         attempt: int,
         status: str,
+        *,
         started: float,
         error: str | None = None,
         key: str | None = None,
@@ -705,11 +720,12 @@ async def resume_run(
             )
         config = RunConfig(**run.config["run"])
         by_role = {role: EndpointConfig(**cfg) for role, cfg in run.config["endpoints"].items()}
-        for override in endpoints:
-            merged = by_role.get(override.role)
-            if merged is not None and override.model is None:
-                override = override.model_copy(update={"model": merged.model})
-            by_role[override.role] = override
+        for given in endpoints:
+            stored = by_role.get(given.role)
+            keep_model = stored is not None and given.model is None
+            by_role[given.role] = (
+                given.model_copy(update={"model": stored.model}) if stored and keep_model else given
+            )
         _check_roles(loaded, by_role)
         driver = RunDriver(
             workspace=ws,

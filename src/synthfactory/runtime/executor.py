@@ -66,20 +66,24 @@ def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> Ste
             result = step.fn(dict(payload))
             if result is not None and not isinstance(result, dict):
                 return StepOutcome(
-                    error=f"step {step_name!r} returned {type(result).__name__}, not a dict of updates"
+                    error=f"step {step_name!r} returned {type(result).__name__}, "
+                    "not a dict of updates"
                 )
             return StepOutcome(updates=result or {}, cpu_s=time.process_time() - started)
         if isinstance(step, VerifyStep):
             answer = step.fn(payload)
             if isinstance(answer, bool):
-                verdict = Verdict.ok(tier=step.tier) if answer else Verdict.reject(
-                    f"{step_name} returned False", tier=step.tier
+                verdict = (
+                    Verdict.ok(tier=step.tier)
+                    if answer
+                    else Verdict.reject(f"{step_name} returned False", tier=step.tier)
                 )
             elif isinstance(answer, Verdict):
                 verdict = answer
             else:
                 return StepOutcome(
-                    error=f"verifier {step_name!r} returned {type(answer).__name__}, not a Verdict or bool"
+                    error=f"verifier {step_name!r} returned {type(answer).__name__}, "
+                    "not a Verdict or bool"
                 )
             return StepOutcome(verdict=verdict, cpu_s=time.process_time() - started)
         return StepOutcome(error=f"step {step_name!r} is a model step, not a CPU step")

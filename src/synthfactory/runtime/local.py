@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -58,7 +58,9 @@ class LocalExecutor:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
         )
-        self._clients = {role: OpenAIChatClient(cfg, self._session) for role, cfg in endpoints.items()}
+        self._clients = {
+            role: OpenAIChatClient(cfg, self._session) for role, cfg in endpoints.items()
+        }
         if self.verify_workers > 0:
             self._pool = self._new_pool()
             # Start the workers now, while the first model calls are in flight.
@@ -99,7 +101,10 @@ class LocalExecutor:
         self._dispatch_scheduled = False
         max_in_flight = 2 * self.verify_workers
         while self._pending and self._batches_in_flight < max_in_flight and self._pool is not None:
-            batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+            batch, self._pending = (
+                self._pending[: self.batch_size],
+                self._pending[self.batch_size :],
+            )
             batch = [p for p in batch if not p[2].done()]
             if not batch:
                 continue
@@ -111,10 +116,16 @@ class LocalExecutor:
                 self._restart_pool()
                 continue
             self._batches_in_flight += 1
-            loop = asyncio.get_running_loop()
-            cf.add_done_callback(
-                lambda done, b=batch: loop.call_soon_threadsafe(self._batch_done, done, b)
-            )
+            cf.add_done_callback(self._done_callback(batch))
+
+    def _done_callback(self, batch: list[_Pending]) -> Callable[[Future[list[StepOutcome]]], None]:
+        loop = asyncio.get_running_loop()
+
+        def done(cf: Future[list[StepOutcome]]) -> None:
+            # Runs in the pool's thread: hand the result back to the event loop.
+            loop.call_soon_threadsafe(self._batch_done, cf, batch)
+
+        return done
 
     def _batch_done(self, done: Future[list[StepOutcome]], batch: list[_Pending]) -> None:
         self._batches_in_flight -= 1
