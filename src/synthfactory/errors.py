@@ -21,6 +21,7 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
     │   └── CacheMissError (Fatal)            --replay and the request is not in the cache
     ├── InvalidOutputError (Retryable)      the model answered, but not with valid JSON/schema
     ├── StepError                            a user step raised; recorded on the item
+    ├── PoolBrokenError (Fatal)              the verification pool keeps dying; stop the run
     └── BudgetExceededError (Fatal)          max items or cost budget reached
 
 Every error pickles (they cross process and Ray boundaries): constructors take only the
@@ -127,6 +128,10 @@ class StepError(SynthFactoryError):
     """A user-written step raised; the error is recorded on the item."""
 
 
+class PoolBrokenError(SynthFactoryError, Fatal):
+    """The verification pool broke again and again without finishing any work."""
+
+
 class BudgetExceededError(SynthFactoryError, Fatal):
     """The run reached its item or cost budget before its target."""
 
@@ -142,6 +147,7 @@ __all__ = [
     "ModelCallError",
     "ModelRequestError",
     "NotFoundError",
+    "PoolBrokenError",
     "RateLimitedError",
     "RecipeError",
     "Retryable",

@@ -4,8 +4,10 @@ Policy, by failure type:
 
 * 429 and 503: overload. Halve the concurrency window (AIMD), close the endpoint's gate for
   ``Retry-After`` (or a jittered backoff), and retry: the work is deferred, never dropped.
-* timeouts, other 5xx, connection errors: exponential backoff with full jitter, at most
-  ``max_retries`` times.
+* timeouts and other 5xx: exponential backoff with full jitter, at most ``max_retries``
+  times, then the item fails (with the error kept).
+* connection errors: the same backoff, but they never fail an item: they only count
+  towards declaring the endpoint down.
 * other 4xx: the request is wrong; fail at once.
 * a run of ``down_after_failures`` consecutive failures with no success for ``down_after_s``:
   :class:`EndpointDownError`, so the run stops instead of burning retries on a dead server.
@@ -103,7 +105,10 @@ class OpenAIChatClient:
             except TransientModelError as err:
                 self.limiter.release()
                 self._record_failure(str(err))
-                failures += 1
+                # An unreachable endpoint says nothing about this request: keep it (with
+                # backoff) until the endpoint is declared down, which stops the run.
+                if err.fields.get("kind") != "connection":
+                    failures += 1
                 if self.config.fail_fast or failures > self.config.max_retries:
                     raise
                 self.stats.retries += 1

@@ -35,11 +35,10 @@ from synthfactory.errors import (
     TransientModelError,
 )
 from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
-from synthfactory.models.client import ChatRequest
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource, resolve_recipe
 from synthfactory.recipe.model import ModelStep, Recipe, derive_seed
-from synthfactory.recipe.templates import render
+from synthfactory.recipe.render import render_request
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
@@ -247,29 +246,14 @@ class RunDriver:
     async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
         endpoint = self.endpoints[step.role]
         assert endpoint.model is not None
-        try:
-            messages = []
-            if step.system is not None:
-                messages.append({"role": "system", "content": render(step.system, item.payload)})
-            messages.append({"role": "user", "content": render(step.prompt, item.payload)})
-        except ValueError as err:
-            return self._fail(item, f"step {step.name!r}: {err}")
-        params = dict(step.params)
-        response_format = None
-        if step.schema is not None:
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": step.name, "schema": dict(step.schema), "strict": True},
-            }
         last_error = ""
         for attempt in range(step.max_attempts):
-            request = ChatRequest(
-                model=endpoint.model,
-                messages=tuple(messages),
-                params=params,
-                seed=derive_seed(item.seed, step.name, attempt, bits=31),
-                response_format=response_format,
-            )
+            try:
+                request = render_request(
+                    step, item.payload, model=endpoint.model, item_seed=item.seed, attempt=attempt
+                )
+            except ValueError as err:
+                return self._fail(item, f"step {step.name!r}: {err}")
             key = request.key()
             started = time.time()
             item.attempts += 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from synthfactory.errors import ConfigError
+from synthfactory.errors import ConfigError, PoolBrokenError
 from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.models.openai_http import OpenAIChatClient
@@ -30,8 +32,38 @@ from synthfactory.runtime.executor import StepOutcome, execute_batch, execute_st
 _Pending = tuple[str, dict[str, Any], "asyncio.Future[StepOutcome]"]
 
 
+_MAX_RESTARTS_WITHOUT_PROGRESS = 3
+
+
 def _warm_up() -> int:
     return os.getpid()
+
+
+def _die_with_driver(driver_pid: int) -> None:
+    """Worker initializer: exit as soon as the driver process is gone.
+
+    A driver killed with -9 cannot shut its pool down, and the forkserver outlives it for as
+    long as any worker does, so each worker watches the driver itself (a pidfd, which cannot
+    be fooled by pid reuse) and leaves no orphan behind holding the driver's stdout.
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(driver_pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (OSError, AttributeError):  # no pidfd here: poll instead
+            while True:
+                try:
+                    os.kill(driver_pid, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+                time.sleep(0.5)
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -51,6 +83,8 @@ class LocalExecutor:
         self._pending: list[_Pending] = []
         self._batches_in_flight = 0
         self._dispatch_scheduled = False
+        self._restarts_without_progress = 0
+        self._broken: PoolBrokenError | None = None
 
     async def start(self, recipe: RecipeSource, endpoints: Mapping[str, EndpointConfig]) -> None:
         """Open the HTTP pool and start the verification workers."""
@@ -71,7 +105,10 @@ class LocalExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.verify_workers, mp_context=multiprocessing.get_context("forkserver")
+            max_workers=self.verify_workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_die_with_driver,
+            initargs=(os.getpid(),),
         )
 
     async def call_model(self, role: str, request: ChatRequest) -> ChatResponse:
@@ -84,6 +121,8 @@ class LocalExecutor:
 
     async def run_step(self, step: str, payload: dict[str, Any]) -> StepOutcome:
         """Queue one step for the verification pool and wait for its outcome."""
+        if self._broken is not None:
+            raise self._broken
         if self._pool is None:
             assert self._source is not None
             return execute_step(load_recipe(self._source), step, payload)
@@ -116,40 +155,62 @@ class LocalExecutor:
                 self._restart_pool()
                 continue
             self._batches_in_flight += 1
-            cf.add_done_callback(self._done_callback(batch))
+            cf.add_done_callback(self._done_callback(batch, self._pool))
 
-    def _done_callback(self, batch: list[_Pending]) -> Callable[[Future[list[StepOutcome]]], None]:
+    def _done_callback(
+        self, batch: list[_Pending], pool: ProcessPoolExecutor
+    ) -> Callable[[Future[list[StepOutcome]]], None]:
         loop = asyncio.get_running_loop()
 
         def done(cf: Future[list[StepOutcome]]) -> None:
             # Runs in the pool's thread: hand the result back to the event loop.
-            loop.call_soon_threadsafe(self._batch_done, cf, batch)
+            loop.call_soon_threadsafe(self._batch_done, cf, batch, pool)
 
         return done
 
-    def _batch_done(self, done: Future[list[StepOutcome]], batch: list[_Pending]) -> None:
+    def _batch_done(
+        self, done: Future[list[StepOutcome]], batch: list[_Pending], pool: ProcessPoolExecutor
+    ) -> None:
         self._batches_in_flight -= 1
         try:
             outcomes = done.result()
         except BrokenProcessPool as err:
             self._fail_batch(batch, f"a verification worker died: {err}")
-            self._restart_pool()
+            if pool is self._pool:  # every batch of a broken pool lands here; restart once
+                self._restart_pool()
         except Exception as err:
             self._fail_batch(batch, f"verification batch failed: {type(err).__name__}: {err}")
         else:
+            self._restarts_without_progress = 0
             for (_, _, fut), outcome in zip(batch, outcomes, strict=True):
                 if not fut.done():
                     fut.set_result(outcome)
         if self._pending:
             self._schedule()
 
-    @staticmethod
-    def _fail_batch(batch: list[_Pending], message: str) -> None:
+    def _fail_batch(self, batch: list[_Pending], message: str) -> None:
         for _, _, fut in batch:
-            if not fut.done():
+            if fut.done():
+                continue
+            if self._broken is not None:
+                fut.set_exception(self._broken)
+            else:
                 fut.set_result(StepOutcome(infra_error=message))
 
     def _restart_pool(self) -> None:
+        self._restarts_without_progress += 1
+        if self._restarts_without_progress > _MAX_RESTARTS_WITHOUT_PROGRESS:
+            self._broken = PoolBrokenError(
+                f"the verification pool died {self._restarts_without_progress} times without "
+                "finishing a batch, so the run stops. If you call run_recipe() from a script, "
+                "put the call under `if __name__ == '__main__':` (worker processes import "
+                "the main module); otherwise a step may be crashing its worker."
+            )
+            for _, _, fut in self._pending:
+                if not fut.done():
+                    fut.set_exception(self._broken)
+            self._pending.clear()
+            return
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()

@@ -1,9 +1,10 @@
 """Public test fakes for code built on synthfactory.
 
 - :class:`FakeServer`: a fake OpenAI-compatible chat-completions server on loopback, with
-  latency, error-rate, 429, hang, broken-JSON and endpoint-down knobs
-  (:class:`FakeServerConfig`) and request counters (:class:`FakeStats`).  It also runs as a
-  process: ``python -m synthfactory.testing.fake_server --help``.
+  latency, error-rate, 429, token-bucket rate-limit, hang, broken-JSON and endpoint-down
+  knobs (:class:`FakeServerConfig`) and request counters (:class:`FakeStats`).  It also runs
+  as a process: ``python -m synthfactory.testing.fake_server --help``.  Its JSON-mode
+  answers come from :mod:`synthfactory.testing.fake_json`.
 """
 
 from __future__ import annotations

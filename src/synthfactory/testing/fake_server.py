@@ -3,7 +3,15 @@
 The server speaks just enough of the OpenAI HTTP API (``POST /v1/chat/completions``,
 ``GET /v1/models``) for a client to be exercised end to end over real loopback HTTP, with
 knobs for the failures a real endpoint produces: latency, HTTP 500, HTTP 429 with
-``Retry-After``, hung requests, broken JSON and a whole endpoint going down.
+``Retry-After``, hung requests, broken JSON and a whole endpoint going down.  JSON-mode
+answers come from :mod:`synthfactory.testing.fake_json`.
+
+Besides random 429s (``rate_429``) there is a real rate limiter: a token bucket of
+``rate_limit_burst`` tokens, refilled at ``rate_limit_rps`` per second and starting full.  A
+chat request that finds no token is answered 429 with ``Retry-After`` (seconds, up to 3
+decimals) and ``retry-after-ms``, the wait for the next token; answers then carry
+``x-ratelimit-{limit,remaining,reset}-requests`` (the burst, whole tokens left, time until
+the bucket is full such as ``"0.25s"``).
 
 Use it in process (it runs in its own thread with its own event loop, so it works from sync
 tests and from async tests running on any other loop)::
@@ -15,7 +23,7 @@ tests and from async tests running on any other loop)::
 
 or as a separate process, so that it does not share the client's CPU::
 
-    python -m synthfactory.testing.fake_server --port 0 --latency-ms 200
+    python -m synthfactory.testing.fake_server --port 0 --latency-ms 200 --rate-limit-rps 50
     # prints "READY http://127.0.0.1:PORT/v1" once listening; serves until SIGTERM/SIGINT
 
 A server in another process is driven over HTTP: ``GET /_fake/stats`` returns
@@ -25,7 +33,8 @@ A server in another process is driven over HTTP: ``GET /_fake/stats`` returns
 Answers are deterministic: the content depends only on the *request key* (see
 :func:`request_key`) and on the scripts, and the random knobs draw from
 ``random.Random(config.seed)``, so a run with the same requests in the same order sees the
-same faults.  The server only ever listens on a loopback address.
+same faults (the rate limiter follows the clock instead).  The server only ever listens on
+a loopback address.
 """
 
 from __future__ import annotations
@@ -44,13 +53,14 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
+
+from .fake_json import break_json, fake_json_for_schema
 
 __all__ = ["FakeServer", "FakeServerConfig", "FakeStats", "main", "request_key"]
 
@@ -70,7 +80,8 @@ class FakeServerConfig:
     """The knobs of a :class:`FakeServer`; mutate an instance to change them while it runs.
 
     Rates are fractions in ``[0, 1]`` drawn per request from ``random.Random(seed)``; the
-    knobs are applied in this order: ``down`` (503), hang, 429, 500, latency, answer.
+    knobs are applied in this order: ``down`` (503), the rate limiter (429), hang, random
+    429, 500, latency, answer.
     """
 
     latency_s: float = 0.0
@@ -98,13 +109,19 @@ class FakeServerConfig:
     message makes ``text`` the answer verbatim, before any JSON-mode handling."""
     down: bool = False
     """Answer 503 to every chat request; use :meth:`FakeServer.stop` for refused connections."""
+    rate_limit_rps: float = 0.0
+    """Refill rate (tokens per second) of the token-bucket rate limiter (see the module
+    docstring); ``0`` turns it off.  Changing either limiter knob refills the bucket."""
+    rate_limit_burst: int = 1
+    """Capacity of the rate limiter's token bucket, which starts full."""
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``changes`` (field name to new value), all or nothing.
 
         This is what ``POST /_fake/config`` calls.  Raises :class:`ValueError` naming the
         problem if a name is not a knob, a value has the wrong type, a rate is outside
-        ``[0, 1]``, a duration is negative or a script regex does not compile.
+        ``[0, 1]``, a duration or ``rate_limit_rps`` is negative, ``rate_limit_burst`` is
+        below 1 or a script regex does not compile.
         """
         checked = {name: _check_knob(name, value) for name, value in changes.items()}
         for name, value in checked.items():
@@ -113,6 +130,7 @@ class FakeServerConfig:
 
 _RATE_KNOBS: Final = frozenset({"error_rate", "rate_429", "hang_rate", "invalid_json_rate"})
 _SECONDS_KNOBS: Final = frozenset({"latency_s", "latency_jitter_s", "retry_after_s", "hang_s"})
+_NON_NEGATIVE_KNOBS: Final = _SECONDS_KNOBS | {"rate_limit_rps"}
 _KNOB_NAMES: Final = frozenset(f.name for f in dataclasses.fields(FakeServerConfig))
 
 
@@ -120,7 +138,7 @@ def _check_knob(name: str, value: Any) -> Any:
     """Return ``value`` converted for knob ``name``, or raise ``ValueError``."""
     if name not in _KNOB_NAMES:
         raise ValueError(f"unknown knob {name!r}; known knobs: {', '.join(sorted(_KNOB_NAMES))}")
-    if name in _RATE_KNOBS or name in _SECONDS_KNOBS:
+    if name in _RATE_KNOBS or name in _NON_NEGATIVE_KNOBS:
         # bool is an int subclass, but `"error_rate": true` is a caller's mistake.
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{name} must be a number, got {value!r}")
@@ -130,6 +148,10 @@ def _check_knob(name: str, value: Any) -> Any:
         return float(value)
     if name == "scripts":
         return _check_scripts(value)
+    if name == "rate_limit_burst":
+        if type(value) is not int or value < 1:
+            raise ValueError(f"rate_limit_burst must be an int >= 1, got {value!r}")
+        return value
     expected = {"seed": int, "model": str, "down": bool}[name]
     # An exact type check: it keeps `true` out of `seed`, which isinstance would let in.
     if type(value) is not expected or value == "":
@@ -173,7 +195,7 @@ class FakeStats:
     errors_500: int = 0
     """Requests answered 500 by the ``error_rate`` knob."""
     rate_limited: int = 0
-    """Requests answered 429 by the ``rate_429`` knob."""
+    """Requests answered 429 by the rate limiter or the ``rate_429`` knob."""
     hung: int = 0
     """Requests that hung (whatever happened to them afterwards)."""
     by_key: dict[str, int] = field(default_factory=dict)
@@ -214,6 +236,11 @@ def _text_of(content: Any) -> str:
             if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
+
+
+def _format_ms(milliseconds: int) -> str:
+    """Format whole milliseconds as seconds with up to 3 decimals: 50 -> "0.05", 2000 -> "2"."""
+    return f"{milliseconds / 1000:.3f}".rstrip("0").rstrip(".")
 
 
 def _format_seconds(seconds: float) -> str:
@@ -276,318 +303,6 @@ def _parse_response_format(response_format: Any) -> tuple[bool, dict[str, Any] |
     raise _BadRequestError(f"unsupported response_format type {kind!r}")
 
 
-def _break_json(text: str) -> str:
-    """Truncate a JSON text so that it no longer parses."""
-    broken = text[: len(text) // 2]
-    try:
-        orjson.loads(broken)
-    except orjson.JSONDecodeError:
-        if broken:
-            return broken
-    # Half of a scalar such as `12` can still parse; an unclosed brace never does.
-    return "{" + broken
-
-
-class _SchemaFaker:
-    """Builds one JSON value valid against a JSON Schema, deterministically from a seed.
-
-    Supported: ``type`` (also lists such as ``["string", "null"]``), ``object`` (all
-    properties; only required ones past ``_MAX_DEPTH``), ``string`` (length bounds and a few
-    formats), ``integer``/``number`` (bounds, exclusive bounds, ``multipleOf``),
-    ``boolean``, ``null``, ``array`` (``items``, ``prefixItems``, item counts,
-    ``uniqueItems``), ``enum``, ``const``, ``anyOf``/``oneOf`` (first option), ``allOf``
-    (merged) and local ``$ref`` (``#/$defs/...``).  ``pattern`` and ``not`` are ignored.
-    """
-
-    # Past this depth optional properties and items are left out, so recursive schemas end.
-    _MAX_DEPTH: Final = 8
-    _MAX_REF_HOPS: Final = 64
-
-    def __init__(self, root: dict[str, Any], seed: str) -> None:
-        self._root = root
-        self._seed = seed
-
-    def build(self) -> Any:
-        """Return a value valid against the root schema."""
-        return self._make(self._root, "$", 0)
-
-    def _hex(self, path: str) -> str:
-        return hashlib.sha256(f"{self._seed}|{path}".encode()).hexdigest()[:8]
-
-    def _number_from(self, path: str) -> int:
-        return int(self._hex(path), 16)
-
-    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
-        hops = 0
-        while "$ref" in schema:
-            hops += 1
-            if hops > self._MAX_REF_HOPS:
-                raise _BadRequestError("schema $ref chain does not end")
-            target = self._pointer(schema["$ref"])
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**target, **siblings}
-        return schema
-
-    def _pointer(self, ref: Any) -> dict[str, Any]:
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise _BadRequestError(f"only local schema $ref are supported, got {ref!r}")
-        node: Any = self._root
-        for raw in ref[1:].split("/")[1:]:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                raise _BadRequestError(f"schema $ref {ref!r} does not resolve")
-        if not isinstance(node, dict):
-            raise _BadRequestError(f"schema $ref {ref!r} does not point to a schema")
-        return node
-
-    def _flatten(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
-        """Resolve ``$ref``, merge ``allOf`` and pick ``anyOf``/``oneOf`` options until
-        the schema has none of them left."""
-        for _ in range(self._MAX_REF_HOPS):
-            schema = self._resolve(schema)
-            all_of = schema.get("allOf")
-            if isinstance(all_of, list):
-                merged = {k: v for k, v in schema.items() if k != "allOf"}
-                for part in all_of:
-                    if isinstance(part, dict):
-                        merged = _merge_schemas(merged, self._resolve(part))
-                schema = merged
-                continue
-            word = next((w for w in ("anyOf", "oneOf") if isinstance(schema.get(w), list)), None)
-            if word is None:
-                return schema
-            options = schema[word]
-            rest = {k: v for k, v in schema.items() if k != word}
-            if not options:
-                schema = rest
-                continue
-            option = options[0]
-            if depth >= self._MAX_DEPTH:
-                # A recursive schema usually ends in an optional (nullable) branch: take it.
-                option = next((o for o in options if _is_null_schema(o)), option)
-            schema = _merge_schemas(rest, self._resolve(option) if isinstance(option, dict) else {})
-        raise _BadRequestError("schema combinators and $ref nest too deeply")
-
-    def _make(self, schema: Any, path: str, depth: int) -> Any:
-        if not isinstance(schema, dict):
-            # `true` (or any non-object) accepts everything.
-            return f"fake text {self._hex(path)}"
-        schema = self._flatten(schema, depth)
-        if "const" in schema:
-            return schema["const"]
-        enum = schema.get("enum")
-        if isinstance(enum, list) and enum:
-            return enum[self._number_from(path) % len(enum)]
-        kind = _schema_type(schema, prefer_null=depth >= self._MAX_DEPTH)
-        if kind == "object":
-            return self._object(schema, path, depth)
-        if kind == "array":
-            return self._array(schema, path, depth)
-        if kind == "integer":
-            return self._integer(schema, path)
-        if kind == "number":
-            return self._float(schema, path)
-        if kind == "boolean":
-            return self._number_from(path) % 2 == 0
-        if kind == "null":
-            return None
-        return self._string(schema, path)
-
-    def _object(self, schema: dict[str, Any], path: str, depth: int) -> dict[str, Any]:
-        properties = schema.get("properties")
-        properties = properties if isinstance(properties, dict) else {}
-        required = schema.get("required")
-        required = [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
-        names = (
-            list(properties)
-            if depth < self._MAX_DEPTH
-            else [name for name in properties if name in required]
-        )
-        out = {name: self._make(properties[name], f"{path}.{name}", depth + 1) for name in names}
-        extra = schema.get("additionalProperties")
-        for name in required:
-            if name not in out:
-                sub = extra if isinstance(extra, dict) else {}
-                out[name] = self._make(sub, f"{path}.{name}", depth + 1)
-        return out
-
-    def _array(self, schema: dict[str, Any], path: str, depth: int) -> list[Any]:
-        items = schema.get("items")
-        prefix = schema.get("prefixItems")
-        if isinstance(items, list):
-            # Draft 4-2019 tuple form: `items` is the prefix, `additionalItems` the rest.
-            prefix, items = items, schema.get("additionalItems")
-        prefix = prefix if isinstance(prefix, list) else []
-        min_items = _int_or(schema.get("minItems"), 0)
-        max_items = schema.get("maxItems")
-        count = min_items if depth >= self._MAX_DEPTH else max(min_items, 1)
-        if isinstance(max_items, int):
-            count = min(count, max_items)
-        if items is False:
-            count = min(count, len(prefix))
-        unique = schema.get("uniqueItems") is True
-        out: list[Any] = []
-        for attempt in range(count * 4 + 8):
-            if len(out) >= count:
-                break
-            position = len(out)
-            sub = prefix[position] if position < len(prefix) else items
-            value = self._make(sub if sub is not None else {}, f"{path}[{attempt}]", depth + 1)
-            if unique and value in out:
-                continue
-            out.append(value)
-        return out
-
-    def _string(self, schema: dict[str, Any], path: str) -> str:
-        digest = self._hex(path)
-        text = _FORMATS.get(str(schema.get("format")), "fake text {h}").format(h=digest)
-        if schema.get("format") == "uuid":
-            text = str(uuid.UUID(hashlib.sha256(f"{self._seed}|{path}".encode()).hexdigest()[:32]))
-        min_length = _int_or(schema.get("minLength"), 0)
-        max_length = schema.get("maxLength")
-        if len(text) < min_length:
-            text += "x" * (min_length - len(text))
-        if isinstance(max_length, int) and len(text) > max_length:
-            text = text[:max_length]
-        return text
-
-    def _integer(self, schema: dict[str, Any], path: str) -> int:
-        low_f, high_f, low_open, high_open = _bounds(schema)
-        low = None if low_f is None else math.floor(low_f) + 1 if low_open else math.ceil(low_f)
-        high = (
-            None if high_f is None else math.ceil(high_f) - 1 if high_open else math.floor(high_f)
-        )
-        spread = self._number_from(path) % 100
-        if low is not None and high is not None:
-            value = low + spread % (high - low + 1) if high >= low else low
-        elif low is not None:
-            value = low + spread
-        elif high is not None:
-            value = high - spread
-        else:
-            value = spread
-        step = schema.get("multipleOf")
-        if isinstance(step, int) and not isinstance(step, bool) and step > 0:
-            value = math.ceil(value / step) * step
-            if high is not None and value > high:
-                value -= step
-        return value
-
-    def _float(self, schema: dict[str, Any], path: str) -> float | int:
-        step = schema.get("multipleOf")
-        if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
-            return self._multiple(schema, path, step)
-        low, high, low_open, high_open = _bounds(schema)
-        spread = self._number_from(path) % 100
-        if low is not None and high is not None:
-            # Strictly inside the interval, so exclusive bounds hold too.
-            return low + (high - low) * (spread % 99 + 1) / 100 if high > low else low
-        if low is not None:
-            return low + spread + (1 if low_open else 0) + 0.5
-        if high is not None:
-            return high - spread - (1 if high_open else 0) - 0.5
-        return spread + 0.25
-
-    def _multiple(self, schema: dict[str, Any], path: str, step: float) -> float | int:
-        low, high, low_open, high_open = _bounds(schema)
-        spread = self._number_from(path) % 10
-        if low is not None:
-            first = math.ceil(low / step)
-        elif high is not None:
-            first = math.floor(high / step) - spread
-        else:
-            first = spread
-        for k in range(first, first + 1000):
-            value = k * step
-            if low is not None and (value < low or (low_open and value == low)):
-                continue
-            if high is not None and (value > high or (high_open and value == high)):
-                break
-            # jsonschema checks a float multipleOf by `int(v / step) == v / step`.
-            if isinstance(step, int) or float(value / step).is_integer():
-                return value
-        # Unsatisfiable (or beyond this search): any number beats no answer.
-        return low if low is not None else high if high is not None else 0
-
-
-_FORMATS: Final = {
-    "date-time": "2024-01-01T00:00:00Z",
-    "date": "2024-01-01",
-    "time": "00:00:00Z",
-    "email": "fake-{h}@example.com",
-    "uri": "https://example.com/{h}",
-    "url": "https://example.com/{h}",
-    "hostname": "fake-{h}.example.com",
-    "ipv4": "127.0.0.1",
-    "ipv6": "::1",
-}
-
-
-def _int_or(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _is_null_schema(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("type") == "null"
-
-
-def _merge_schemas(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Merge two schemas for ``allOf``/``anyOf``: properties and required lists are joined."""
-    merged = {**base, **extra}
-    base_props, extra_props = base.get("properties"), extra.get("properties")
-    if isinstance(base_props, dict) and isinstance(extra_props, dict):
-        merged["properties"] = {**base_props, **extra_props}
-    base_req, extra_req = base.get("required"), extra.get("required")
-    if isinstance(base_req, list) and isinstance(extra_req, list):
-        merged["required"] = list(dict.fromkeys([*base_req, *extra_req]))
-    return merged
-
-
-def _schema_type(schema: dict[str, Any], *, prefer_null: bool) -> str:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        if prefer_null and "null" in kind:
-            return "null"
-        concrete = [k for k in kind if k != "null"]
-        return str(concrete[0]) if concrete else "null"
-    if isinstance(kind, str):
-        return kind
-    # No `type`: infer from the keywords present; anything else accepts a string.
-    if any(k in schema for k in ("properties", "required", "additionalProperties")):
-        return "object"
-    if any(k in schema for k in ("items", "prefixItems", "minItems", "maxItems")):
-        return "array"
-    if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
-        return "number"
-    return "string"
-
-
-def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None, bool, bool]:
-    """Return (low, high, low is exclusive, high is exclusive) for a numeric schema."""
-
-    def number(value: Any) -> float | None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return value if ok else None
-
-    low, high = number(schema.get("minimum")), number(schema.get("maximum"))
-    low_open = high_open = False
-    exclusive_low, exclusive_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-    # Draft 4 spells exclusive bounds as booleans beside minimum/maximum.
-    if exclusive_low is True:
-        low_open = low is not None
-    elif (value := number(exclusive_low)) is not None and (low is None or value >= low):
-        low, low_open = value, True
-    if exclusive_high is True:
-        high_open = high is not None
-    elif (value := number(exclusive_high)) is not None and (high is None or value <= high):
-        high, high_open = value, True
-    return low, high, low_open, high_open
-
-
 def _error(
     status: int, message: str, kind: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
@@ -596,6 +311,49 @@ def _error(
     return web.Response(
         status=status, body=orjson.dumps(payload), content_type=_JSON, headers=headers
     )
+
+
+class _TokenBucket:
+    """The rate limiter's token bucket, on ``time.monotonic``; callers hold the endpoint lock.
+
+    The knobs are passed on every call, so a live change takes effect at once: new values
+    start over with a full bucket.
+    """
+
+    # Float slack, so that a client that waited exactly Retry-After finds its token.
+    _SLACK: Final = 1e-9
+
+    def __init__(self) -> None:
+        self._rps = 0.0
+        self._burst = 0
+        self._tokens = 0.0
+        self._stamp = 0.0
+
+    def _refill(self, rps: float, burst: int) -> None:
+        now = time.monotonic()
+        if rps != self._rps or burst != self._burst:
+            self._rps, self._burst, self._tokens = rps, burst, float(burst)
+        else:
+            self._tokens = min(float(burst), self._tokens + (now - self._stamp) * rps)
+        self._stamp = now
+
+    def take(self, rps: float, burst: int) -> int:
+        """Take a token and return 0, or return the milliseconds until the next token (>= 1)."""
+        self._refill(rps, burst)
+        if self._tokens >= 1.0 - self._SLACK:
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return 0
+        return max(1, math.ceil((1.0 - self._tokens) / rps * 1000))
+
+    def headers(self, rps: float, burst: int) -> dict[str, str]:
+        """The ``x-ratelimit-*-requests`` headers for the bucket as it is now."""
+        self._refill(rps, burst)
+        to_full_ms = math.ceil(max(0.0, burst - self._tokens) / rps * 1000)
+        return {
+            "x-ratelimit-limit-requests": str(burst),
+            "x-ratelimit-remaining-requests": str(math.floor(self._tokens + self._SLACK)),
+            "x-ratelimit-reset-requests": f"{_format_ms(to_full_ms)}s",
+        }
 
 
 class _FakeEndpoint:
@@ -613,6 +371,7 @@ class _FakeEndpoint:
         self._answers = 0
         self._counts: dict[str, int] = {}
         self._by_key: dict[str, int] = {}
+        self._bucket = _TokenBucket()
         self.reset_stats()
 
     def stats(self) -> FakeStats:
@@ -671,6 +430,9 @@ class _FakeEndpoint:
         if self.config.down:
             self._count("unavailable")
             return _error(503, "the fake endpoint is down", "service_unavailable")
+        limited = self._rate_limit(self.config)
+        if limited is not None:
+            return limited
         if chat is None:
             self._count("bad_requests")
             return _error(400, problem, "invalid_request_error")
@@ -692,6 +454,21 @@ class _FakeEndpoint:
             await asyncio.sleep(delay)
         return self._answer(chat)
 
+    def _rate_limit(self, config: FakeServerConfig) -> web.Response | None:
+        """Take a token from the rate limiter; return the 429 answer if there was none."""
+        rps, burst = config.rate_limit_rps, config.rate_limit_burst
+        if rps <= 0:
+            return None
+        with self._lock:
+            wait_ms = self._bucket.take(rps, burst)
+            if wait_ms:
+                self._counts["rate_limited"] += 1
+        if not wait_ms:
+            return None
+        retry_after = {"Retry-After": _format_ms(wait_ms), "retry-after-ms": str(wait_ms)}
+        message = f"rate limit of {rps:g} requests/s (burst {burst}) reached by the fake"
+        return _error(429, message, "rate_limit_exceeded", retry_after)
+
     def _answer(self, chat: _ChatRequest) -> web.Response:
         config = self.config
         messages = chat.body["messages"]
@@ -704,6 +481,8 @@ class _FakeEndpoint:
             self._counts["completion_tokens"] += completion_tokens
             self._answers += 1
             number = self._answers
+            rps, burst = config.rate_limit_rps, config.rate_limit_burst
+            headers = self._bucket.headers(rps, burst) if rps > 0 else _OK_HEADERS
         payload = {
             "id": f"chatcmpl-fake{number:08x}{chat.key[:16]}",
             "object": "chat.completion",
@@ -722,7 +501,7 @@ class _FakeEndpoint:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        return web.Response(body=orjson.dumps(payload), content_type=_JSON, headers=_OK_HEADERS)
+        return web.Response(body=orjson.dumps(payload), content_type=_JSON, headers=headers)
 
     def _content(
         self, chat: _ChatRequest, config: FakeServerConfig, messages: list[dict[str, Any]]
@@ -741,9 +520,9 @@ class _FakeEndpoint:
         if chat.schema is None:
             document: Any = {"answer": plain}
         else:
-            document = _SchemaFaker(chat.schema, chat.key).build()
+            document = fake_json_for_schema(chat.schema, chat.key)
         text = orjson.dumps(document).decode()
-        return _break_json(text) if self._roll(config.invalid_json_rate) else text
+        return break_json(text) if self._roll(config.invalid_json_rate) else text
 
     async def _models(self, request: web.Request) -> web.Response:
         payload = {"object": "list", "data": [{"id": self.config.model, "object": "model"}]}
@@ -932,6 +711,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--invalid-json-rate", type=float, default=0.0, help="broken JSON")
     parser.add_argument("--model", default="fake-model", help="model name to report")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random knobs")
+    parser.add_argument(
+        "--rate-limit-rps", type=float, default=0.0, help="token-bucket refill rate (0: off)"
+    )
+    parser.add_argument("--rate-limit-burst", type=int, default=1, help="token-bucket capacity")
     return parser.parse_args(argv)
 
 
@@ -967,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         invalid_json_rate=args.invalid_json_rate,
         model=args.model,
         seed=args.seed,
+        rate_limit_rps=args.rate_limit_rps,
+        rate_limit_burst=args.rate_limit_burst,
     )
     try:
         # Same checks as POST /_fake/config, so a bad flag fails at once with a clear message.

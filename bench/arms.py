@@ -1,0 +1,90 @@
+"""The two arms of the hello benchmark, each run as its own process by bench_hello.py.
+
+    python bench/arms.py bare URL N CONCURRENCY
+    python bench/arms.py synthfactory URL N CONCURRENCY WORKSPACE
+
+Both send the same requests: the ones the ``hello`` recipe renders for items 0..N-1 with
+seed 0. Each prints one JSON line: items, wall seconds, items/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import aiohttp
+import orjson
+
+
+def hello_bodies(n: int, model: str) -> list[bytes]:
+    """The request bodies the hello recipe sends for its first ``n`` items."""
+    from synthfactory.recipe.loader import resolve_recipe
+    from synthfactory.recipe.model import ModelStep, derive_seed
+    from synthfactory.recipe.render import render_request
+
+    recipe, _ = resolve_recipe("hello")
+    step = recipe.steps[0]
+    assert isinstance(step, ModelStep)
+    bodies = []
+    for i in range(n):
+        seed = derive_seed(0, i)
+        payload = recipe.initial_payload(i, seed)
+        request = render_request(step, payload, model=model, item_seed=seed, attempt=0)
+        bodies.append(orjson.dumps(request.body()))
+    return bodies
+
+
+async def bare(url: str, n: int, concurrency: int) -> dict[str, float]:
+    """A bare aiohttp + semaphore loop: send, parse the JSON answer, keep it in a list."""
+    bodies = hello_bodies(n, "fake-model")
+    results: list[object] = []
+    sem = asyncio.Semaphore(concurrency)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(body: bytes) -> None:
+            async with (
+                sem,
+                session.post(
+                    f"{url}/chat/completions",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                ) as resp,
+            ):
+                data = orjson.loads(await resp.read())
+                results.append(orjson.loads(data["choices"][0]["message"]["content"]))
+
+        await asyncio.gather(*(one(b) for b in bodies))
+    wall = time.perf_counter() - started
+    assert len(results) == n
+    return {"items": n, "wall_s": wall, "items_per_s": n / wall}
+
+
+async def synthfactory_arm(url: str, n: int, concurrency: int, workspace: str) -> dict[str, float]:
+    """The hello recipe through run_recipe: cache, ledger, verification pool, Lance commits."""
+    from synthfactory import EndpointConfig, RunConfig, run_recipe
+
+    endpoint = EndpointConfig(
+        role="generator", url=url, model="fake-model", concurrency=concurrency
+    )
+    config = RunConfig(target=n, seed=0, max_in_flight=concurrency * 2)
+    started = time.perf_counter()
+    summary = await run_recipe("hello", workspace=workspace, config=config, endpoints=[endpoint])
+    wall = time.perf_counter() - started
+    assert summary.stored == n, summary
+    assert summary.model_calls == n, summary
+    return {"items": n, "wall_s": wall, "items_per_s": n / wall}
+
+
+def main() -> None:
+    arm, url, n, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    if arm == "bare":
+        result = asyncio.run(bare(url, n, concurrency))
+    else:
+        result = asyncio.run(synthfactory_arm(url, n, concurrency, sys.argv[5]))
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Benchmark: the ``hello`` recipe vs a bare aiohttp + semaphore loop, side by side.
+
+Each arm runs as its own process against one fake server (its own process too), arms
+interleaved, ``--repeats`` times. A monitor samples each arm's whole process tree (the
+driver, the forkserver and the verification workers) with psutil every 20 ms for CPU time
+and resident memory. Results go to stdout as a table and to ``--out`` as JSON.
+
+    python bench/bench_hello.py                      # N=2000, 128 in flight, 200 ms and 0 ms
+    python bench/bench_hello.py --n 500 --latency-ms 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+
+
+def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "synthfactory.testing.fake_server",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"fake server did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def run_arm(args: list[str]) -> dict[str, float]:
+    """Run one arm, sampling its process tree's CPU and RSS until it exits."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "arms.py"), *args], stdout=subprocess.PIPE, text=True
+    )
+    root = psutil.Process(proc.pid)
+    cpu_by_pid: dict[int, float] = {}
+    peak_tree_rss = 0
+    peak_tree_pss = 0
+    peak_main_rss = 0
+    samples = 0
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        rss = pss = 0
+        # PSS (proportional set size) reads smaps, which is slow: every 5th sample only.
+        full = samples % 5 == 0
+        samples += 1
+        for p in tree:
+            try:
+                times = p.cpu_times()
+                cpu_by_pid[p.pid] = times.user + times.system
+                mem = p.memory_info().rss
+                if full:
+                    pss += p.memory_full_info().pss
+            except psutil.NoSuchProcess:
+                continue
+            rss += mem
+            if p.pid == root.pid:
+                peak_main_rss = max(peak_main_rss, mem)
+        peak_tree_rss = max(peak_tree_rss, rss)
+        peak_tree_pss = max(peak_tree_pss, pss)
+        time.sleep(0.02)
+    out, _ = proc.communicate()
+    process_wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"arm {args[0]} failed with {proc.returncode}")
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    # Whole-process wall time: interpreter start, imports, the work, shutdown. items/s is
+    # computed from it, so start-up costs (imports, worker pools) count against each arm.
+    result["process_wall_s"] = process_wall
+    result["items_per_s"] = result["items"] / process_wall
+    result["cpu_s"] = sum(cpu_by_pid.values())
+    result["cpu_ms_per_item"] = 1000 * result["cpu_s"] / result["items"]
+    result["peak_rss_mb"] = peak_tree_rss / 2**20
+    result["peak_pss_mb"] = peak_tree_pss / 2**20
+    result["peak_main_rss_mb"] = peak_main_rss / 2**20
+    return result
+
+
+def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str, object]:
+    server, url = start_server(latency_ms)
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "synthfactory": []}
+    try:
+        run_arm(["bare", url, "200", str(concurrency)])  # warm up the server and the disk cache
+        for _ in range(repeats):
+            runs["bare"].append(run_arm(["bare", url, str(n), str(concurrency)]))
+            with tempfile.TemporaryDirectory() as ws:
+                runs["synthfactory"].append(
+                    run_arm(["synthfactory", url, str(n), str(concurrency), ws])
+                )
+    finally:
+        server.terminate()
+        server.wait(10)
+    summary: dict[str, object] = {"latency_ms": latency_ms, "n": n, "concurrency": concurrency}
+    for arm, results in runs.items():
+        summary[arm] = {
+            key: statistics.median(r[key] for r in results)
+            for key in (
+                "items_per_s",
+                "process_wall_s",
+                "wall_s",
+                "cpu_ms_per_item",
+                "peak_rss_mb",
+                "peak_pss_mb",
+                "peak_main_rss_mb",
+            )
+        }
+    ratios = [
+        s["items_per_s"] / b["items_per_s"] for b, s in zip(runs["bare"], runs["synthfactory"])
+    ]
+    summary["ratio_items_per_s"] = statistics.median(ratios)
+    summary["ratios"] = ratios
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--latency-ms", type=float, action="append")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "hello.json")
+    args = parser.parse_args()
+    results = [
+        bench(lat, args.n, args.concurrency, args.repeats) for lat in (args.latency_ms or [200, 0])
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(
+        f"{'latency':>8} {'arm':>13} {'items/s':>9} {'proc s':>7} {'work s':>7} "
+        f"{'CPU ms/item':>12} "
+        f"{'RSS MB tree / main':>19} {'PSS MB tree':>12}"
+    )
+    for r in results:
+        for arm in ("bare", "synthfactory"):
+            m = r[arm]
+            assert isinstance(m, dict)
+            print(
+                f"{r['latency_ms']:>6.0f}ms {arm:>13} {m['items_per_s']:>9.0f} "
+                f"{m['process_wall_s']:>7.2f} {m['wall_s']:>7.2f} "
+                f"{m['cpu_ms_per_item']:>12.2f} {m['peak_rss_mb']:>11.0f} / "
+                f"{m['peak_main_rss_mb']:<5.0f}"
+                f"{m['peak_pss_mb']:>12.0f}"
+            )
+        print(
+            f"{'':>8} synthfactory / bare items/s: {r['ratio_items_per_s']:.2f} "
+            f"(each repeat: {', '.join(f'{x:.2f}' for x in r['ratios'])})"
+        )
+
+
+if __name__ == "__main__":
+    main()

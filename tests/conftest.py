@@ -1,0 +1,62 @@
+"""Shared fixtures: a fake endpoint on loopback, a workspace, a CLI runner in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synthfactory.testing import FakeServer, FakeServerConfig
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    """A fake OpenAI-compatible server on 127.0.0.1, stopped after the test."""
+    with FakeServer(FakeServerConfig(latency_s=0.0)) as server:
+        yield server
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace directory."""
+    return tmp_path / "ws"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: no inherited workspace, no inherited keys."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SYNTHFACTORY_") and not k.endswith("_API_KEY")
+    }
+    env.update(extra)
+    return env
+
+
+def cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``synthfactory ARGS`` in a real subprocess and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "synthfactory.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(),
+        check=False,
+    )
+
+
+def cli_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``synthfactory ARGS`` in a real subprocess without waiting."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "synthfactory.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or cli_env(),
+    )
