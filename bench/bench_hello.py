@@ -129,7 +129,8 @@ def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str
             )
         }
     ratios = [
-        s["items_per_s"] / b["items_per_s"] for b, s in zip(runs["bare"], runs["synthfactory"])
+        s["items_per_s"] / b["items_per_s"]
+        for b, s in zip(runs["bare"], runs["synthfactory"], strict=True)
     ]
     summary["ratio_items_per_s"] = statistics.median(ratios)
     summary["ratios"] = ratios

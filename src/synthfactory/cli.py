@@ -302,7 +302,10 @@ def status(
             if as_json:
                 sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")
                 return
-            table = Table("run", "recipe", "status", "stored/target", "created")
+            table = Table()
+            table.add_column("run", no_wrap=True)
+            for column in ("recipe", "status", "stored/target", "created (UTC)"):
+                table.add_column(column)
             for r in runs:
                 table.add_row(
                     r["run_id"],

@@ -18,6 +18,7 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
     │   │   └── RateLimitedError              429/503 with an optional Retry-After
     │   ├── ModelRequestError (Fatal)         4xx other than 429: the request itself is wrong
     │   ├── EndpointDownError (Fatal)         a run of consecutive failures: stop, resume later
+    │   ├── FailFastError (Fatal)             --fail-fast and a call failed: stop at once
     │   └── CacheMissError (Fatal)            --replay and the request is not in the cache
     ├── InvalidOutputError (Retryable)      the model answered, but not with valid JSON/schema
     ├── StepError                            a user step raised; recorded on the item
@@ -116,6 +117,10 @@ class EndpointDownError(ModelCallError, Fatal):
     """An endpoint failed too many times in a row; the run stops and can be resumed."""
 
 
+class FailFastError(ModelCallError, Fatal):
+    """``fail_fast`` is on and a model call failed: the run stops at the first error."""
+
+
 class CacheMissError(ModelCallError, Fatal):
     """Replay mode and a request that is not in the cache."""
 
@@ -141,6 +146,7 @@ __all__ = [
     "CacheMissError",
     "ConfigError",
     "EndpointDownError",
+    "FailFastError",
     "Fatal",
     "InvalidOutputError",
     "MissingDependencyError",

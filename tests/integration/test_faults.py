@@ -269,3 +269,46 @@ def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fail_fast_stops_at_the_first_failed_call(tmp_path: Path) -> None:
+    with FakeServer(FakeServerConfig(error_rate=1.0)) as server:
+        done = cli(
+            "run",
+            "hello",
+            "-w",
+            str(tmp_path / "ws"),
+            "--target",
+            "50",
+            "--fail-fast",
+            "--concurrency",
+            "4",
+            "--endpoint",
+            f"generator={server.url}",
+            "--json",
+        )
+        sent = server.stats().requests
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "stopped"
+    assert "--fail-fast" in summary["message"] and "HTTP 500" in summary["message"]
+    assert sent <= 4  # no retries: only what was already in flight
+
+
+def test_cost_per_usable_example_comes_from_the_price_table(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        summary = _run_json(
+            "run",
+            "hello",
+            "-w",
+            str(tmp_path / "ws"),
+            "--target",
+            "10",
+            "--endpoint",
+            f"generator={server.url},price_in=2.0,price_out=8.0",
+        )
+        stats = server.stats()
+    expected = (stats.prompt_tokens * 2.0 + stats.completion_tokens * 8.0) / 1e6
+    assert summary["prompt_tokens"] == stats.prompt_tokens
+    assert summary["cost"] == pytest.approx(expected)
+    assert summary["cost_per_usable"] == pytest.approx(expected / 10)

@@ -166,3 +166,34 @@ def test_unknown_role_and_missing_role_are_clear_errors(tmp_path: Path) -> None:
             )
         with pytest.raises(ConfigError, match="--endpoint generator=URL"):
             asyncio.run(run_recipe(RECIPE, workspace=tmp_path / "ws", config=RunConfig(target=1)))
+
+
+def kill_my_worker(payload: dict[str, Any]) -> dict[str, Any]:
+    import os
+
+    os._exit(3)
+
+
+def test_a_step_that_kills_its_worker_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:
+    recipe = Recipe(
+        name="crasher",
+        steps=(ModelStep(name="ask", prompt="hi"), PythonStep(name="crash", fn=kill_my_worker)),
+    )
+    with FakeServer() as server:
+        summary = asyncio.run(
+            run_recipe(
+                recipe,
+                workspace=tmp_path / "ws",
+                config=RunConfig(target=5),
+                endpoints=_endpoint(server),
+            )
+        )
+    assert summary.status == "stopped"
+    assert "verification pool died" in summary.message
+    assert summary.stored == 0
+    # Items whose verification never finished stay active: a resume would pick them up.
+    ledger = Ledger(Workspace(tmp_path / "ws").ledger_path)
+    try:
+        assert ledger.counts(summary.run_id)["active"] >= 1
+    finally:
+        ledger.close()

@@ -29,6 +29,7 @@ import orjson
 
 from synthfactory.errors import (
     EndpointDownError,
+    FailFastError,
     ModelRequestError,
     RateLimitedError,
     TransientModelError,
@@ -80,6 +81,7 @@ class OpenAIChatClient:
         self._consecutive_failures = 0
         self._last_success = time.monotonic()
         self._last_error = ""
+        self._tripped: FailFastError | None = None
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Send ``request`` with this endpoint's retry and rate policy."""
@@ -89,6 +91,9 @@ class OpenAIChatClient:
             self._check_down()
             await self.limiter.acquire()
             try:
+                # Checked again after the wait: the endpoint may have been declared down, or
+                # fail-fast tripped, while this request queued for a slot.
+                self._check_down()
                 response = await self._send(request)
             except RateLimitedError as err:
                 self.limiter.release()
@@ -97,7 +102,10 @@ class OpenAIChatClient:
                 if err.fields.get("status") == 503:
                     self._record_failure(str(err))
                 overloads += 1
-                if self.config.fail_fast or overloads > _MAX_OVERLOAD_RETRIES:
+                if self.config.fail_fast:
+                    self._tripped = FailFastError(f"--fail-fast: {self._what()}: {err}")
+                    raise self._tripped from None
+                if overloads > _MAX_OVERLOAD_RETRIES:
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(err.fields.get("retry_after") or self._backoff(overloads))
@@ -109,7 +117,10 @@ class OpenAIChatClient:
                 # backoff) until the endpoint is declared down, which stops the run.
                 if err.fields.get("kind") != "connection":
                     failures += 1
-                if self.config.fail_fast or failures > self.config.max_retries:
+                if self.config.fail_fast:
+                    self._tripped = FailFastError(f"--fail-fast: {self._what()}: {err}")
+                    raise self._tripped from None
+                if failures > self.config.max_retries:
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(self._backoff(failures))
@@ -126,6 +137,9 @@ class OpenAIChatClient:
     async def aclose(self) -> None:
         """Nothing to close: the session belongs to the caller."""
 
+    def _what(self) -> str:
+        return f"endpoint for role {self.config.role!r} at {self.config.url}"
+
     def _backoff(self, attempt: int) -> float:
         return self._rng.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
 
@@ -135,6 +149,8 @@ class OpenAIChatClient:
         self.stats.errors += 1
 
     def _check_down(self) -> None:
+        if self._tripped is not None:
+            raise self._tripped
         if (
             self._consecutive_failures >= self.config.down_after_failures
             and time.monotonic() - self._last_success >= self.config.down_after_s

@@ -219,6 +219,9 @@ class RunDriver:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self._fatal is None:
             self._fatal = task.exception()
+            # Stop every other item now: a fatal error must not let queued calls go out.
+            for other in self._tasks:
+                other.cancel()
         self._wake.set()
 
     # -- one item ----------------------------------------------------------------------

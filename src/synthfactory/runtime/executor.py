@@ -8,6 +8,7 @@ machine; a Ray executor runs them on actors. Recipes never see the difference.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,7 +80,8 @@ def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> Ste
                     else Verdict.reject(f"{step_name} returned False", tier=step.tier)
                 )
             elif isinstance(answer, Verdict):
-                verdict = answer
+                # The step decides which tier it is; the verifier function need not know.
+                verdict = dataclasses.replace(answer, tier=step.tier)
             else:
                 return StepOutcome(
                     error=f"verifier {step_name!r} returned {type(answer).__name__}, "
