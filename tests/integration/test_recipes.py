@@ -197,3 +197,61 @@ def test_a_step_that_kills_its_worker_stops_the_run_with_a_clear_message(tmp_pat
         assert ledger.counts(summary.run_id)["active"] >= 1
     finally:
         ledger.close()
+
+
+def slow_check(payload: dict[str, Any]) -> Verdict:
+    import time
+
+    time.sleep(0.02)
+    return Verdict.ok()
+
+
+SLOW = Recipe(
+    name="slow_verifier",
+    samplers={"n": randint(0, 10**6)},
+    steps=(ModelStep(name="ask", prompt="{{ n }}"), VerifyStep(name="slow", fn=slow_check)),
+)
+
+
+def test_a_slow_verifier_holds_back_generation(tmp_path: Path) -> None:
+    """Backpressure: requests sent never run ahead of verification by more than the
+    in-flight bound, however fast the endpoint is."""
+    from synthfactory.runtime.local import LocalExecutor
+
+    gaps: list[int] = []
+    with FakeServer() as server:
+
+        def watch(progress: Any) -> None:
+            judged = progress.usable + progress.rejected + progress.failed
+            gaps.append(server.stats().requests - judged)
+
+        summary = asyncio.run(
+            run_recipe(
+                SLOW,
+                workspace=tmp_path / "ws",
+                config=RunConfig(target=60, max_in_flight=8),
+                endpoints=_endpoint(server),
+                executor=LocalExecutor(verify_workers=1),
+                observer=watch,
+            )
+        )
+    assert summary.stored == 60
+    assert len(gaps) >= 3  # 60 x 20 ms on one worker: over a second of samples
+    assert max(gaps) <= 8, gaps
+    assert max(gaps) >= 4, "verification never fell behind; the test shows nothing"
+
+
+def test_hourly_price_is_charged_for_the_run_time(tmp_path: Path) -> None:
+    with FakeServer() as server:
+        summary = asyncio.run(
+            run_recipe(
+                SLOW,
+                workspace=tmp_path / "ws",
+                config=RunConfig(target=20),
+                endpoints=[EndpointConfig(role="generator", url=server.url, price_hour=3600.0)],
+            )
+        )
+    # 3600 USD per hour is 1 USD per second of run time.
+    assert summary.cost == pytest.approx(summary.elapsed_s, rel=1e-6)
+    assert summary.cost > 0
+    assert summary.cost_per_usable == pytest.approx(summary.cost / 20)

@@ -46,7 +46,12 @@ def _die_with_driver(driver_pid: int) -> None:
     long as any worker does, so each worker watches the driver itself (a pidfd, which cannot
     be fooled by pid reuse) and leaves no orphan behind holding the driver's stdout.
     """
+    import signal
     import threading
+
+    # Ctrl-C reaches the whole process group; the driver decides how to stop, and shuts
+    # the pool down itself. A worker printing KeyboardInterrupt tracebacks helps no one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         try:
