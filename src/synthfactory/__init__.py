@@ -7,7 +7,15 @@ endpoint; resume it with :func:`resume_run` after any interruption.
 
 from synthfactory.errors import SynthFactoryError
 from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
-from synthfactory.recipe.model import Dataset, ModelStep, PythonStep, Recipe, VerifyStep
+from synthfactory.recipe.model import (
+    Dataset,
+    JudgeStep,
+    ModelStep,
+    PythonStep,
+    Recipe,
+    VerificationPolicy,
+    VerifyStep,
+)
 from synthfactory.recipe.samplers import choice, randint, uniform, weighted
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.driver import resume_run, run_recipe
@@ -19,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Dataset",
     "EndpointConfig",
+    "JudgeStep",
     "ModelStep",
     "Progress",
     "PythonStep",
@@ -27,6 +36,7 @@ __all__ = [
     "RunSummary",
     "SynthFactoryError",
     "Verdict",
+    "VerificationPolicy",
     "VerifyStep",
     "choice",
     "parse_endpoint",

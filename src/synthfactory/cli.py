@@ -163,6 +163,16 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
         "dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}"
     )
     out.print(table)
+    if summary.tiers:
+        tiers = Table(
+            "tier", "ran", "passed", "failed", "skipped", "pass rate", title="verification"
+        )
+        for tier, s in summary.tiers.items():
+            rate = "-" if s["pass_rate"] is None else f"{s['pass_rate']:.0%}"
+            tiers.add_row(
+                tier, str(s["ran"]), str(s["passed"]), str(s["failed"]), str(s["skipped"]), rate
+            )
+        out.print(tiers)
     if summary.message:
         out.print(summary.message, highlight=False)
     if summary.status != "finished":

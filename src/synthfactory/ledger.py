@@ -350,6 +350,11 @@ class Ledger:
             out[state] = n
         return out
 
+    def verdicts(self, run_id: str) -> list[list[dict[str, Any]]]:
+        """Every item's verdict list (items with none included as empty lists)."""
+        rows = self._conn.execute("SELECT verdicts FROM items WHERE run_id=?", (run_id,))
+        return [orjson.loads(r[0]) for r in rows]
+
     def next_index(self, run_id: str) -> int:
         """The index the next admitted item gets."""
         row = self._conn.execute("SELECT MAX(idx) FROM items WHERE run_id=?", (run_id,)).fetchone()

@@ -48,6 +48,11 @@ class Verdict:
         """A failing verdict with its reason."""
         return cls("fail", reason, tier)
 
+    @classmethod
+    def unsure(cls, reason: str, *, tier: str = "cheap") -> Verdict:
+        """No decision: the item goes on, and every later sampled tier must run on it."""
+        return cls("pass", reason, tier, {"uncertain": True})
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the ledger."""
         return {

@@ -120,7 +120,130 @@ class VerifyStep:
         return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn), "tier": self.tier}
 
 
-Step = ModelStep | PythonStep | VerifyStep
+#: The structured answer every judge gives.
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "score": {"type": "integer", "minimum": 1, "maximum": 10},
+        "reasons": {"type": "string"},
+    },
+    "required": ["score", "reasons"],
+    "additionalProperties": False,
+}
+
+_JUDGE_SYSTEM = (
+    "You are a strict reviewer of training examples. Score the example against the rubric "
+    "from 1 (unusable) to 10 (excellent) and give short reasons. Answer in JSON."
+)
+
+
+@dataclass(frozen=True)
+class JudgeStep:
+    """Tier 3: an LLM judge scores the item against a rubric, with structured output.
+
+    ``rubric`` is a Jinja template over the payload (it should show the judge the example).
+    The item passes if the score is at least ``threshold``; a score within
+    ``uncertain_margin`` below it is "uncertain" (details say so) and fails unless a later
+    tier settles it. Only items that passed every earlier step reach a judge.
+    """
+
+    name: str
+    rubric: str
+    role: str = "judge"
+    threshold: int = 7
+    uncertain_margin: int = 0
+    system: str = _JUDGE_SYSTEM
+    params: Mapping[str, Any] = field(
+        default_factory=lambda: {"temperature": 0.0, "max_tokens": 300}
+    )
+    max_attempts: int = 3
+    tier: str = "judge"
+
+    kind: Literal["judge"] = field(default="judge", init=False)
+
+    def request_step(self) -> ModelStep:
+        """The model call this judge makes, as a plain model step."""
+        return ModelStep(
+            name=self.name,
+            prompt=self.rubric,
+            role=self.role,
+            system=self.system,
+            schema=JUDGE_SCHEMA,
+            output=f"_judge_{self.name}",
+            params=self.params,
+            max_attempts=self.max_attempts,
+        )
+
+    def verdict(self, answer: Mapping[str, Any]) -> Verdict:
+        """Turn the judge's structured answer into a verdict."""
+        score = int(answer["score"])
+        details = {"score": score, "threshold": self.threshold}
+        reason = f"score {score}/10 (pass at {self.threshold}): {answer.get('reasons', '')}"
+        if score >= self.threshold:
+            return Verdict("pass", reason, self.tier, details)
+        if score >= self.threshold - self.uncertain_margin:
+            return Verdict("fail", reason, self.tier, {**details, "uncertain": True})
+        return Verdict("fail", reason, self.tier, details)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "role": self.role,
+            "rubric": self.rubric,
+            "system": self.system,
+            "threshold": self.threshold,
+            "uncertain_margin": self.uncertain_margin,
+            "params": dict(self.params),
+            "max_attempts": self.max_attempts,
+            "tier": self.tier,
+        }
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """Which verifier tiers run on which items.
+
+    Tiers in ``sampled_tiers`` (by default the sandbox tier) run on every item whose
+    ``critical_field`` is truthy, on a seeded, reproducible ``sample_rate`` fraction of the
+    rest, and on any item a cheaper tier marked uncertain (escalation). Every other tier runs
+    on every item that reaches it. The first failing tier stops the item.
+    """
+
+    sample_rate: float = 1.0
+    sampled_tiers: tuple[str, ...] = ("sandbox",)
+    critical_field: str = "critical"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sample_rate <= 1.0:
+            raise RecipeError(f"sample_rate must be in [0, 1], got {self.sample_rate}")
+
+    def should_run(
+        self, tier: str, payload: Mapping[str, Any], item_seed: int, step: str, escalated: bool
+    ) -> tuple[bool, str]:
+        """Whether a step of ``tier`` runs on this item, and why."""
+        if tier not in self.sampled_tiers:
+            return True, "every item"
+        if payload.get(self.critical_field):
+            return True, "critical item"
+        if escalated:
+            return True, "escalated: an earlier tier was uncertain"
+        draw = derive_seed(item_seed, "sample", step) / 2**63
+        if draw < self.sample_rate:
+            return True, f"sampled ({self.sample_rate:.0%})"
+        return False, f"not sampled ({self.sample_rate:.0%})"
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {
+            "sample_rate": self.sample_rate,
+            "sampled_tiers": list(self.sampled_tiers),
+            "critical_field": self.critical_field,
+        }
+
+
+Step = ModelStep | PythonStep | VerifyStep | JudgeStep
 
 
 @dataclass(frozen=True)
@@ -147,6 +270,7 @@ class Recipe:
     dataset: Dataset | None = None
     version: str = "1"
     description: str = ""
+    policy: VerificationPolicy = field(default_factory=VerificationPolicy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -161,7 +285,7 @@ class Recipe:
     @property
     def roles(self) -> frozenset[str]:
         """Every endpoint role the recipe's model steps use."""
-        return frozenset(s.role for s in self.steps if isinstance(s, ModelStep))
+        return frozenset(s.role for s in self.steps if isinstance(s, ModelStep | JudgeStep))
 
     def step(self, name: str) -> Step:
         """The step called ``name``."""
@@ -186,6 +310,7 @@ class Recipe:
             "samplers": {k: describe_sampler(v) for k, v in self.samplers.items()},
             "seeds": [dict(s) for s in self.seeds],
             "steps": [s.describe() for s in self.steps],
+            "policy": self.policy.describe(),
             "dataset": {
                 "name": self.dataset_name,
                 "fields": list(self.dataset.fields)
@@ -218,8 +343,10 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"{where}: a recipe needs at least one step")
     seen: set[str] = set()
     for step in recipe.steps:
-        if not isinstance(step, ModelStep | PythonStep | VerifyStep):
-            raise RecipeError(f"{where}: {step!r} is not a ModelStep, PythonStep or VerifyStep")
+        if not isinstance(step, ModelStep | PythonStep | VerifyStep | JudgeStep):
+            raise RecipeError(
+                f"{where}: {step!r} is not a ModelStep, PythonStep, VerifyStep or JudgeStep"
+            )
         if step.name in seen:
             raise RecipeError(f"{where}: two steps are called {step.name!r}")
         seen.add(step.name)
@@ -240,6 +367,13 @@ def _validate(recipe: Recipe) -> None:
                         raise RecipeError(f"{where}, step {step.name!r}, {label}: {err}") from None
             if step.schema is not None:
                 _check_schema(where, step)
+        elif isinstance(step, JudgeStep):
+            try:
+                compile_template(step.rubric)
+            except ValueError as err:
+                raise RecipeError(f"{where}, step {step.name!r}, rubric: {err}") from None
+            if not 1 <= step.threshold <= 10:
+                raise RecipeError(f"{where}, step {step.name!r}: threshold must be 1..10")
         elif not callable(step.fn):
             raise RecipeError(f"{where}, step {step.name!r}: fn is not callable")
     for key, sampler in recipe.samplers.items():
@@ -259,13 +393,16 @@ def _check_schema(where: str, step: ModelStep) -> None:
 
 
 __all__ = [
+    "JUDGE_SCHEMA",
     "SAMPLING_PARAMS",
     "Dataset",
+    "JudgeStep",
     "ModelStep",
     "Payload",
     "PythonStep",
     "Recipe",
     "Step",
+    "VerificationPolicy",
     "VerifyStep",
     "derive_seed",
 ]

@@ -37,12 +37,21 @@ from synthfactory.errors import (
 from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource, resolve_recipe
-from synthfactory.recipe.model import ModelStep, Recipe, derive_seed
+from synthfactory.recipe.model import (
+    JudgeStep,
+    ModelStep,
+    PythonStep,
+    Recipe,
+    VerifyStep,
+    derive_seed,
+)
 from synthfactory.recipe.render import render_request
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
+from synthfactory.runtime.tiers import is_escalated, skipped_entry, tier_stats, verdict_entry
 from synthfactory.store import DatasetStore
+from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -232,6 +241,12 @@ class RunDriver:
             step = steps[item.next_step]
             if isinstance(step, ModelStep):
                 ok = await self._model_step(item, step)
+            elif isinstance(step, PythonStep):
+                ok = await self._cpu_step(item, step.name)
+            elif self._skip(item, step):
+                ok = True
+            elif isinstance(step, JudgeStep):
+                ok = await self._judge_step(item, step)
             else:
                 ok = await self._cpu_step(item, step.name)
             if not ok:
@@ -325,6 +340,33 @@ class RunDriver:
             f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
         )
 
+    def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep) -> bool:
+        """Apply the verification policy; record a skip and return True if the tier is off."""
+        run, reason = self.recipe.policy.should_run(
+            step.tier, item.payload, item.seed, step.name, is_escalated(item.verdicts)
+        )
+        if run:
+            return False
+        item.verdicts.append(skipped_entry(step.name, step.tier, reason))
+        self._attempt(item, step, 0, "skipped", started=time.time(), error=reason)
+        return True
+
+    async def _judge_step(self, item: ItemRecord, step: JudgeStep) -> bool:
+        call = step.request_step()
+        if not await self._model_step(item, call):
+            return False
+        verdict = step.verdict(item.payload.pop(call.output_field))
+        return self._apply_verdict(item, step.name, verdict)
+
+    def _apply_verdict(self, item: ItemRecord, name: str, verdict: Verdict) -> bool:
+        item.verdicts.append(verdict_entry(name, verdict))
+        if verdict.passed:
+            return True
+        item.state = "rejected"
+        item.error = f"{name}: {verdict.status}: {verdict.reason}"
+        self._tally.rejected += 1
+        return False
+
     async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
         step = self.recipe.step(name)
         for attempt in range(self.config.max_infra_retries + 1):
@@ -341,7 +383,6 @@ class RunDriver:
                 return self._fail(item, f"step {name!r} raised {outcome.error}")
             if outcome.verdict is not None:
                 verdict = outcome.verdict
-                item.verdicts.append({"step": name, **verdict.to_dict()})
                 self._attempt(
                     item,
                     step,
@@ -352,12 +393,7 @@ class RunDriver:
                 )
                 if verdict.status == "infra_error":
                     continue
-                if not verdict.passed:
-                    item.state = "rejected"
-                    item.error = f"{name}: {verdict.status}: {verdict.reason}"
-                    self._tally.rejected += 1
-                    return False
-                return True
+                return self._apply_verdict(item, name, verdict)
             self._attempt(item, step, attempt, "ok", started=started)
             item.payload.update(outcome.updates or {})
             return True
@@ -765,6 +801,7 @@ def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary
         dataset=run.dataset,
         dataset_uri=workspace.dataset_uri(run.dataset),
         dataset_version=commits[-1][1] if commits else None,
+        tiers=tier_stats(ledger.verdicts(run_id)),
     )
 
 
