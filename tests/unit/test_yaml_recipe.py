@@ -13,7 +13,15 @@ import pytest
 from synthfactory.errors import RecipeError
 from synthfactory.recipe import yaml_recipe
 from synthfactory.recipe.checks import CHECKS
-from synthfactory.recipe.model import Dataset, ModelStep, PythonStep, Recipe, VerifyStep
+from synthfactory.recipe.model import (
+    Dataset,
+    JudgeStep,
+    ModelStep,
+    PythonStep,
+    Recipe,
+    VerificationPolicy,
+    VerifyStep,
+)
 from synthfactory.recipe.samplers import Choice, RandInt, Uniform, Weighted, choice, weighted
 from synthfactory.recipe.yaml_recipe import load_yaml_recipe
 from synthfactory.verdict import Verdict
@@ -459,7 +467,7 @@ LOCATED = {
         """,
         5,
         "steps[1]",
-        ["exactly one of 'model', 'python' or 'verify'", "none of them"],
+        ["exactly one of 'model', 'python', 'verify' or 'judge'", "none of them"],
     ),
     "step with two kinds": (
         """\
@@ -775,7 +783,7 @@ LOCATED = {
         """,
         3,
         "steps[0]",
-        ["'tier' applies only to verify steps"],
+        ["'tier' applies only to verify and judge steps"],
     ),
     "verify python with extra options": (
         """\
@@ -887,3 +895,38 @@ def test_error_carries_location_fields(tmp_path: Path) -> None:
     with pytest.raises(RecipeError) as info:
         load_yaml_recipe(path)
     assert info.value.fields == {"file": str(path), "line": 4, "field": "steps[0].python"}
+
+
+def test_judge_step_and_policy(tmp_path: Path) -> None:
+    path = tmp_path / "judged.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: judged
+            policy: {sample_rate: 0.25, critical_field: important}
+            steps:
+              - name: ask
+                model: {prompt: "hi {{ x }}"}
+              - name: grade
+                judge:
+                  rubric: "Rate this: {{ ask }}"
+                  threshold: 8
+                  uncertain_margin: 1
+                  params: {temperature: 0}
+            """
+        )
+    )
+    recipe = load_yaml_recipe(path)
+    judge = recipe.steps[1]
+    assert isinstance(judge, JudgeStep)
+    assert (judge.threshold, judge.uncertain_margin, judge.role, judge.tier) == (
+        8,
+        1,
+        "judge",
+        "judge",
+    )
+    assert dict(judge.params) == {"temperature": 0}
+    assert recipe.policy == VerificationPolicy(sample_rate=0.25, critical_field="important")
+    assert recipe.roles == {"generator", "judge"}
+    path.write_text(path.read_text().replace("threshold: 8", "threshold: 11"))
+    assert "steps[1].judge.threshold" in load_error(path)

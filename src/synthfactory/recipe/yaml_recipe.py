@@ -42,10 +42,12 @@ from synthfactory.recipe.checks import CHECKS, build_check
 from synthfactory.recipe.model import (
     SAMPLING_PARAMS,
     Dataset,
+    JudgeStep,
     ModelStep,
     PythonStep,
     Recipe,
     Step,
+    VerificationPolicy,
     VerifyStep,
 )
 from synthfactory.recipe.samplers import choice, randint, uniform, weighted
@@ -53,7 +55,7 @@ from synthfactory.recipe.templates import compile_template
 
 KeyPath = tuple[str | int, ...]
 
-_STEP_KINDS = ("model", "python", "verify")
+_STEP_KINDS = ("model", "python", "verify", "judge")
 _SAMPLER_KINDS = ("choice", "weighted", "randint", "uniform")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -102,11 +104,35 @@ class _ModelSpec(_Spec):
     max_attempts: int = Field(default=3, ge=1)
 
 
+class _JudgeSpec(_Spec):
+    rubric: str
+    role: str = Field(default="judge", min_length=1)
+    threshold: int = Field(default=7, ge=1, le=10)
+    uncertain_margin: int = Field(default=0, ge=0, le=9)
+    system: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    max_attempts: int = Field(default=3, ge=1)
+
+
+class _PolicySpec(_Spec):
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    sampled_tiers: list[str] = Field(default_factory=lambda: ["sandbox"])
+    critical_field: str = Field(default="critical", min_length=1)
+
+    @field_validator("sample_rate", mode="before")
+    @classmethod
+    def _int_rate(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+
 class _StepSpec(_Spec):
     name: str = Field(min_length=1)
     model: _ModelSpec | None = None
     python: str | None = None
     verify: dict[str, Any] | None = None
+    judge: _JudgeSpec | None = None
     output: str | None = Field(default=None, min_length=1)
     tier: str | None = Field(default=None, min_length=1)
 
@@ -117,13 +143,16 @@ class _StepSpec(_Spec):
             has = "none of them" if not kinds else "both " + " and ".join(repr(k) for k in kinds)
             raise PydanticCustomError(
                 "step_kind",
-                "a step needs exactly one of 'model', 'python' or 'verify'; this one has {has}",
+                "a step needs exactly one of 'model', 'python', 'verify' or 'judge'; "
+                "this one has {has}",
                 {"has": has},
             )
         if self.output is not None and self.model is None:
             raise PydanticCustomError("step_option", "'output' applies only to model steps")
-        if self.tier is not None and self.verify is None:
-            raise PydanticCustomError("step_option", "'tier' applies only to verify steps")
+        if self.tier is not None and self.verify is None and self.judge is None:
+            raise PydanticCustomError(
+                "step_option", "'tier' applies only to verify and judge steps"
+            )
         return self
 
 
@@ -141,6 +170,7 @@ class _RecipeSpec(_Spec):
     samplers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     steps: list[_StepSpec] = Field(min_length=1)
     dataset: _DatasetSpec | None = None
+    policy: _PolicySpec | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -450,6 +480,13 @@ class _Builder:
                 dataset=dataset,
                 version=spec.version,
                 description=spec.description or "",
+                policy=VerificationPolicy(
+                    sample_rate=spec.policy.sample_rate,
+                    sampled_tiers=tuple(spec.policy.sampled_tiers),
+                    critical_field=spec.policy.critical_field,
+                )
+                if spec.policy is not None
+                else VerificationPolicy(),
             )
         except RecipeError as err:
             # Everything the Recipe checks with a location is checked above; what is left
@@ -561,17 +598,47 @@ class _Builder:
             return self._model_step(at, spec, spec.model)
         if spec.python is not None:
             return PythonStep(spec.name, self._resolve((*at, "python"), spec.python))
+        if spec.judge is not None:
+            return self._judge_step(at, spec, spec.judge)
         return self._verify_step(at, spec, spec.verify or {})
 
-    def _model_step(self, at: KeyPath, spec: _StepSpec, model: _ModelSpec) -> ModelStep:
-        at = (*at, "model")
-        for key in model.params:
+    def _judge_step(self, at: KeyPath, spec: _StepSpec, judge: _JudgeSpec) -> JudgeStep:
+        at = (*at, "judge")
+        self._check_params((*at, "params"), judge.params)
+        for label, text in (("rubric", judge.rubric), ("system", judge.system)):
+            if text is not None:
+                try:
+                    compile_template(text)
+                except ValueError as err:
+                    raise self.source.error((*at, label), f"Jinja {err}") from None
+        extra: dict[str, Any] = {}
+        if judge.system is not None:
+            extra["system"] = judge.system
+        if judge.params:
+            extra["params"] = dict(judge.params)
+        return JudgeStep(
+            name=spec.name,
+            rubric=judge.rubric,
+            role=judge.role,
+            threshold=judge.threshold,
+            uncertain_margin=judge.uncertain_margin,
+            max_attempts=judge.max_attempts,
+            tier=spec.tier or "judge",
+            **extra,
+        )
+
+    def _check_params(self, at: KeyPath, params: Mapping[str, Any]) -> None:
+        for key in params:
             if key not in SAMPLING_PARAMS:
                 raise self.source.error(
-                    (*at, "params", key),
+                    (*at, key),
                     f"unknown sampling parameter {key!r}{_did_you_mean(key, SAMPLING_PARAMS)}; "
                     f"known: {', '.join(sorted(SAMPLING_PARAMS))}",
                 )
+
+    def _model_step(self, at: KeyPath, spec: _StepSpec, model: _ModelSpec) -> ModelStep:
+        at = (*at, "model")
+        self._check_params((*at, "params"), model.params)
         for label, text in (("prompt", model.prompt), ("system", model.system)):
             if text is not None:
                 try:
