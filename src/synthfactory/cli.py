@@ -82,22 +82,60 @@ def _errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[list[EndpointConfig]]:
-    """Parse --endpoint options, read keys from the environment, start fake servers."""
+    """Parse --endpoint options, read keys from the environment, and bring up the endpoints
+    that are not URLs: ``ROLE=fake`` (the fake server) and ``ROLE=local:MODEL`` (the
+    embedded model, started on 127.0.0.1 and stopped when the block ends)."""
     defaults: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
     with contextlib.ExitStack() as stack:
-        configs = []
-        for spec in specs or []:
+        configs: dict[int, EndpointConfig] = {}
+        local: list[tuple[int, str]] = []
+        for index, spec in enumerate(specs or []):
             role, _, rest = spec.partition("=")
-            url, _, options = rest.partition(",")
-            resolved = spec
-            if url.strip() == "fake":
+            target, _, options = rest.partition(",")
+            if target.strip().startswith("local:"):
+                local.append((index, spec))
+                continue
+            resolved, origin = spec, None
+            if target.strip() == "fake":
                 from synthfactory.testing import FakeServer, FakeServerConfig
 
                 server = stack.enter_context(FakeServer(FakeServerConfig(latency_s=0.05)))
                 resolved = f"{role}={server.url}" + (f",{options}" if options else "")
+                origin = "fake"
             config = parse_endpoint(resolved, defaults=defaults)
-            configs.append(_with_key(config))
-        yield configs
+            configs[index] = _with_key(config.model_copy(update={"origin": origin}))
+        if local:
+            from synthfactory.local.endpoints import local_endpoints
+            from synthfactory.local.weights import default_cache_dir
+
+            started = stack.enter_context(
+                local_endpoints(
+                    [spec for _, spec in local],
+                    cache_dir=default_cache_dir(os.environ),
+                    defaults=defaults,
+                )
+            )
+            for (index, spec), config in zip(local, started, strict=True):
+                origin = spec.partition("=")[2]
+                configs[index] = config.model_copy(update={"origin": origin})
+        yield [configs[i] for i in sorted(configs)]
+
+
+def _default_endpoints(recipe: str, replay: bool) -> list[str]:
+    """No --endpoint: every role the recipe calls goes to the embedded local model."""
+    if replay:
+        return []  # replay needs no endpoint at all
+    from synthfactory.local.endpoints import DEFAULT_LOCAL_MODEL, default_local_specs
+    from synthfactory.recipe.loader import resolve_recipe
+
+    roles = resolve_recipe(recipe)[0].roles
+    if roles:
+        _stderr().print(
+            f"no --endpoint given: using the embedded model local:{DEFAULT_LOCAL_MODEL} for "
+            f"{', '.join(sorted(roles))} (point a role elsewhere with --endpoint ROLE=URL)",
+            highlight=False,
+        )
+    return default_local_specs(roles)
 
 
 def _with_key(config: EndpointConfig) -> EndpointConfig:
@@ -233,7 +271,9 @@ def run(
     from synthfactory.runtime.config import RunConfig
     from synthfactory.runtime.driver import run_recipe
 
-    with _errors(), _endpoints(endpoint, concurrency) as given:
+    with _errors():
+        specs = endpoint or _default_endpoints(recipe, replay)
+    with _errors(), _endpoints(specs, concurrency) as given:
         endpoints = (
             [e.model_copy(update={"fail_fast": True}) for e in given] if fail_fast else given
         )
@@ -270,8 +310,10 @@ def resume(
     """Carry on RUN_ID from exactly where it stopped (Ctrl-C, kill -9, endpoint down)."""
     from synthfactory.runtime.driver import resume_run
 
-    with _errors(), _endpoints(endpoint, concurrency) as given:
-        endpoints = given or _stored_endpoints_with_keys(workspace, run_id)
+    with _errors():
+        stored, specs = ([], endpoint) if endpoint else _stored_endpoints(workspace, run_id)
+    with _errors(), _endpoints(specs, concurrency) as given:
+        endpoints = [*stored, *given]
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
@@ -280,8 +322,9 @@ def resume(
         _drive(start, as_json=as_json, workspace=workspace)
 
 
-def _stored_endpoints_with_keys(workspace: Path, run_id: str) -> list[EndpointConfig]:
-    """The run's own endpoints, with their keys read from the environment again."""
+def _stored_endpoints(workspace: Path, run_id: str) -> tuple[list[EndpointConfig], list[str]]:
+    """The run's own endpoints: URLs as stored (keys read from the environment again), and
+    specs for those that must be brought up again (the embedded model, the fake server)."""
     from synthfactory.ledger import Ledger
     from synthfactory.workspace import Workspace
 
@@ -291,7 +334,14 @@ def _stored_endpoints_with_keys(workspace: Path, run_id: str) -> list[EndpointCo
         stored = ledger.run(run_id).config.get("endpoints", {})
     finally:
         ledger.close()
-    return [_with_key(EndpointConfig(**cfg)) for cfg in stored.values()]
+    configs, specs = [], []
+    for role, cfg in stored.items():
+        origin = cfg.get("origin")
+        if origin:
+            specs.append(f"{role}={origin}")
+        else:
+            configs.append(_with_key(EndpointConfig(**cfg)))
+    return configs, specs
 
 
 @app.command()

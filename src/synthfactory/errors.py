@@ -25,6 +25,10 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
     ├── PoolBrokenError (Fatal)              the verification pool keeps dying; stop the run
     └── BudgetExceededError (Fatal)          max items or cost budget reached
 
+Packages with a backend of their own draw their branch beside it and root it here:
+``synthfactory.local.errors`` (``LocalModelError``: weights, checksum, cache full, server),
+``synthfactory.sandbox.errors`` and ``synthfactory.provenance.errors``.
+
 Every error pickles (they cross process and Ray boundaries): constructors take only the
 message and simple keyword fields, which are passed through ``__reduce__``.
 """

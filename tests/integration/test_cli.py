@@ -81,7 +81,6 @@ def test_malformed_yaml_names_file_line_and_field(tmp_path: Path) -> None:
         (("run", "no-such-recipe"), "unknown recipe"),
         (("run", "missing.yaml"), "does not exist"),
         (("run", "hello", "--endpoint", "judge=http://127.0.0.1:9/v1"), "not used by recipe"),
-        (("run", "hello"), "--endpoint generator=URL"),
         (("run", "hello", "--endpoint", "generator"), "expected ROLE=URL"),
         (("status", "run-nope"), "no run 'run-nope'"),
         (("show", "item-nope"), "no item 'item-nope'"),

@@ -37,6 +37,11 @@ class EndpointConfig(BaseModel):
     fail_fast: bool = False
     down_after_failures: int = Field(default=10, ge=1)
     down_after_s: float = Field(default=5.0, ge=0)
+    origin: str | None = Field(
+        default=None,
+        description="what the user named when it was not a URL (local:MODEL, fake), "
+        "so resume can bring the same kind of endpoint up again",
+    )
 
     @field_validator("url")
     @classmethod
