@@ -18,8 +18,8 @@ from synthfactory.recipe.model import (
 )
 from synthfactory.recipe.samplers import choice, randint, uniform, weighted
 from synthfactory.runtime.config import RunConfig
-from synthfactory.runtime.driver import resume_run, run_recipe
 from synthfactory.runtime.progress import Progress, RunSummary
+from synthfactory.runtime.runs import resume_run, run_recipe
 from synthfactory.verdict import Verdict
 
 __version__ = "0.1.0"

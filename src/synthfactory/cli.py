@@ -269,7 +269,7 @@ def run(
 ) -> None:
     """Run RECIPE until TARGET usable examples are stored."""
     from synthfactory.runtime.config import RunConfig
-    from synthfactory.runtime.driver import run_recipe
+    from synthfactory.runtime.runs import run_recipe
 
     with _errors():
         specs = endpoint or _default_endpoints(recipe, replay)
@@ -308,7 +308,7 @@ def resume(
     as_json: JsonOpt = False,
 ) -> None:
     """Carry on RUN_ID from exactly where it stopped (Ctrl-C, kill -9, endpoint down)."""
-    from synthfactory.runtime.driver import resume_run
+    from synthfactory.runtime.runs import resume_run
 
     with _errors():
         stored, specs = ([], endpoint) if endpoint else _stored_endpoints(workspace, run_id)
@@ -416,6 +416,17 @@ def export(
     with _errors():
         path, rows = reports.export(workspace, source, fmt, out, version=version)
         _stderr().print(f"wrote {rows} rows to {path}")
+
+
+def _mount_subcommands() -> None:
+    from synthfactory.provenance.cli import app as audit_app
+    from synthfactory.provenance.cli import explain as explain_item
+
+    app.add_typer(audit_app, name="audit")
+    app.command("explain")(explain_item)
+
+
+_mount_subcommands()
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from synthfactory.errors import NotFoundError
 from synthfactory.ledger import Ledger
-from synthfactory.runtime.driver import run_summary
+from synthfactory.runtime.runs import run_summary
 from synthfactory.workspace import Workspace
 
 

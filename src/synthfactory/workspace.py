@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import IO
 
@@ -41,7 +43,10 @@ class Workspace:
                     f"cannot create workspace {self.root}: {err.strerror}"
                 ) from None
             tmp = marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"format": FORMAT_VERSION, "tool": "synthfactory"}) + "\n")
+            ident = secrets.token_hex(8)
+            tmp.write_text(
+                json.dumps({"format": FORMAT_VERSION, "tool": "synthfactory", "id": ident}) + "\n"
+            )
             os.replace(tmp, marker)
         else:
             raise WorkspaceError(
@@ -60,6 +65,15 @@ class Workspace:
                 f"workspace {marker.parent} was written by a newer synthfactory (format {found}, "
                 f"this version reads up to {FORMAT_VERSION}); upgrade: pip install -U synthfactory"
             )
+
+    @property
+    def id(self) -> str:
+        """A stable identifier of this workspace (names its audit log's origin)."""
+        try:
+            ident = json.loads((self.root / "workspace.json").read_text()).get("id")
+        except (OSError, ValueError):
+            ident = None
+        return str(ident) if ident else hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
 
     @property
     def ledger_path(self) -> Path:

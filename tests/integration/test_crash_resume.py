@@ -93,6 +93,10 @@ def test_kill9_then_resume_loses_nothing_and_pays_once(tmp_path: Path, trial: in
 
         stats = server.stats()
 
+    # The audit log survived the kill too: it, its checkpoints and every row agree.
+    audited = cli("audit", "verify", "-w", str(ws))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+
     table = store.read(run_id=run_id)
     ids = table.column("item_id").to_pylist()
     assert len(ids) == TARGET

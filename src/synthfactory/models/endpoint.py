@@ -37,6 +37,9 @@ class EndpointConfig(BaseModel):
     fail_fast: bool = False
     down_after_failures: int = Field(default=10, ge=1)
     down_after_s: float = Field(default=5.0, ge=0)
+    license: str | None = Field(
+        default=None, description="license or terms of the served model, for provenance"
+    )
     origin: str | None = Field(
         default=None,
         description="what the user named when it was not a URL (local:MODEL, fake), "

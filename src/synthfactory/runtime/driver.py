@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -27,7 +25,6 @@ import orjson
 from synthfactory.cache import ResponseCache
 from synthfactory.errors import (
     CacheMissError,
-    ConfigError,
     Fatal,
     ModelRequestError,
     RecipeError,
@@ -35,8 +32,9 @@ from synthfactory.errors import (
     TransientModelError,
 )
 from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
+from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
-from synthfactory.recipe.loader import RecipeSource, resolve_recipe
+from synthfactory.recipe.loader import RecipeSource
 from synthfactory.recipe.model import (
     JudgeStep,
     ModelStep,
@@ -46,10 +44,12 @@ from synthfactory.recipe.model import (
     derive_seed,
 )
 from synthfactory.recipe.render import render_request
+from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
-from synthfactory.runtime.tiers import is_escalated, skipped_entry, tier_stats, verdict_entry
+from synthfactory.runtime.summary import run_summary
+from synthfactory.runtime.tiers import is_escalated, skipped_entry, verdict_entry
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
@@ -93,6 +93,7 @@ class RunDriver:
         endpoints: Mapping[str, EndpointConfig],
         executor: Executor,
         observer: ProgressObserver | None = None,
+        audit: AuditRecorder | None = None,
     ) -> None:
         self.workspace = workspace
         self.ledger = ledger
@@ -105,6 +106,7 @@ class RunDriver:
         self.endpoints = dict(endpoints)
         self.executor = executor
         self.observer = observer
+        self.audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._fatal: BaseException | None = None
@@ -152,6 +154,8 @@ class RunDriver:
         finally:
             self.cache.flush()
             self.ledger.flush()
+            if self.audit is not None:
+                self.audit.log.checkpoint()
             self.ledger.set_run_status(
                 self.run.run_id, status, message, add_active_s=time.monotonic() - self._started
             )
@@ -251,11 +255,15 @@ class RunDriver:
                 ok = await self._cpu_step(item, step.name)
             if not ok:
                 self.ledger.save_item(item)
+                if self.audit is not None:
+                    self.audit.decision(item, accepted=False, finished=time.time())
                 return
             item.next_step += 1
             self.ledger.save_item(item)
         item.state = "passed"
         self.ledger.save_item(item)
+        if self.audit is not None:
+            self.audit.decision(item, accepted=True, finished=time.time(), row=self._row(item))
         self._tally.passed += 1
         self._to_commit.append(item)
         if len(self._to_commit) >= self.config.commit_rows:
@@ -292,10 +300,28 @@ class RunDriver:
                     self._attempt(
                         item, step, attempt, "error", started=started, error=str(err), key=key
                     )
+                    self._audit_model(
+                        item,
+                        step,
+                        attempt,
+                        request=request,
+                        status="error",
+                        error=str(err),
+                        started=started,
+                    )
                     return self._fail(item, f"step {step.name!r}: {err}")
                 except TransientModelError as err:
                     self._attempt(
                         item, step, attempt, "error", started=started, error=str(err), key=key
+                    )
+                    self._audit_model(
+                        item,
+                        step,
+                        attempt,
+                        request=request,
+                        status="error",
+                        error=str(err),
+                        started=started,
                     )
                     return self._fail(item, f"step {step.name!r}: gave up after retries: {err}")
                 self.cache.put(key, response)
@@ -330,6 +356,18 @@ class RunDriver:
                     completion_tokens=0 if cached else response.completion_tokens,
                     cost=cost,
                 )
+            )
+            self._audit_model(
+                item,
+                step,
+                attempt,
+                request=request,
+                response=response,
+                status="ok" if error is None else "invalid",
+                error=error,
+                started=started,
+                cached=cached,
+                cost=cost,
             )
             if error is None:
                 item.payload[step.output_field] = value
@@ -390,12 +428,14 @@ class RunDriver:
                     verdict.status,
                     started=started,
                     error=verdict.reason or None,
+                    verdict=verdict,
+                    worker=outcome.worker,
                 )
                 if verdict.status == "infra_error":
                     continue
                 return self._apply_verdict(item, name, verdict)
-            self._attempt(item, step, attempt, "ok", started=started)
             item.payload.update(outcome.updates or {})
+            self._attempt(item, step, attempt, "ok", started=started, worker=outcome.worker)
             return True
         return self._fail(item, f"step {name!r}: infrastructure error after retries")
 
@@ -409,7 +449,21 @@ class RunDriver:
         started: float,
         error: str | None = None,
         key: str | None = None,
+        verdict: Verdict | None = None,
+        worker: str = "",
     ) -> None:
+        if self.audit is not None and key is None:
+            self.audit.cpu_attempt(
+                item,
+                step.name,
+                attempt,
+                status=status,
+                verdict=verdict,
+                error=error,
+                started=started,
+                finished=time.time(),
+                worker=worker,
+            )
         self.ledger.add_attempt(
             AttemptRecord(
                 item_id=item.item_id,
@@ -424,6 +478,35 @@ class RunDriver:
             )
         )
 
+    def _audit_model(
+        self,
+        item: ItemRecord,
+        step: ModelStep,
+        attempt: int,
+        *,
+        request: ChatRequest,
+        status: str,
+        error: str | None,
+        started: float,
+        response: ChatResponse | None = None,
+        cached: bool = False,
+        cost: float = 0.0,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.model_attempt(
+                item,
+                step,
+                attempt,
+                request=request,
+                response=response,
+                cached=cached,
+                cost=cost,
+                status=status,
+                error=error,
+                started=started,
+                finished=time.time(),
+            )
+
     def _fail(self, item: ItemRecord, error: str) -> bool:
         item.state = "failed"
         item.error = error
@@ -437,6 +520,8 @@ class RunDriver:
             await asyncio.sleep(_FLUSH_INTERVAL_S)
             self.cache.flush()
             self.ledger.flush()
+            if self.audit is not None:
+                self.audit.log.flush()
             if self._to_commit and (
                 len(self._to_commit) >= self.config.commit_rows
                 or time.monotonic() - self._last_commit >= self.config.commit_interval_s
@@ -453,9 +538,12 @@ class RunDriver:
             while self._to_commit:
                 batch = self._to_commit[: self.config.commit_rows]
                 self._to_commit = self._to_commit[len(batch) :]
-                # The rows' model calls and states must be durable before the rows are.
+                # The rows' model calls, states and provenance must be durable (and the log
+                # signed) before the rows are.
                 self.cache.flush()
                 self.ledger.flush()
+                if self.audit is not None:
+                    self.audit.log.checkpoint()
                 rows = [self._row(item) for item in batch]
                 version = await asyncio.to_thread(self.store.append, rows)
                 self.ledger.mark_stored(
@@ -562,247 +650,4 @@ def _validator(schema_key: bytes) -> jsonschema.protocols.Validator:
     return validator
 
 
-# -- entry points ----------------------------------------------------------------------
-
-
-def _new_run_id() -> str:
-    return time.strftime("run-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
-
-
-def _check_roles(recipe: Recipe, endpoints: Mapping[str, EndpointConfig]) -> None:
-    unknown = set(endpoints) - recipe.roles
-    if unknown:
-        raise ConfigError(
-            f"endpoint role(s) {sorted(unknown)} are not used by recipe {recipe.name!r}, "
-            f"whose model steps use {sorted(recipe.roles) or 'no roles'}"
-        )
-    missing = recipe.roles - set(endpoints)
-    if missing:
-        role = sorted(missing)[0]
-        raise ConfigError(
-            f"recipe {recipe.name!r} calls role(s) {sorted(missing)} but no endpoint serves "
-            f"them; pass --endpoint {role}=URL (an OpenAI-compatible base URL ending in /v1)"
-        )
-
-
-async def _resolve_models(endpoints: Mapping[str, EndpointConfig]) -> dict[str, EndpointConfig]:
-    import aiohttp
-
-    from synthfactory.models.openai_http import discover_model
-
-    resolved = dict(endpoints)
-    todo = [role for role, cfg in endpoints.items() if cfg.model is None]
-    if todo:
-        async with aiohttp.ClientSession() as session:
-            for role in todo:
-                model = await discover_model(session, endpoints[role])
-                resolved[role] = endpoints[role].model_copy(update={"model": model})
-    return resolved
-
-
-def _previous_endpoints(ledger: Ledger, recipe_name: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for run in ledger.runs():
-        if run.recipe_name == recipe_name:
-            for role, cfg in run.config.get("endpoints", {}).items():
-                found.setdefault(role, cfg)
-    return found
-
-
-def _open(workspace: str | Path) -> tuple[Workspace, Ledger, ResponseCache]:
-    ws = Workspace(workspace)
-    return ws, Ledger(ws.ledger_path), ResponseCache(ws.cache_path)
-
-
-def _default_executor() -> Executor:
-    from synthfactory.runtime.local import LocalExecutor
-
-    return LocalExecutor()
-
-
-def _store_for(ws: Workspace, dataset: str) -> DatasetStore:
-    from synthfactory.store.lance import LanceStore
-
-    return LanceStore(ws.dataset_uri(dataset))
-
-
-async def run_recipe(
-    recipe: str | Path | Recipe,
-    *,
-    workspace: str | Path,
-    config: RunConfig,
-    endpoints: Sequence[EndpointConfig] = (),
-    executor: Executor | None = None,
-    observer: ProgressObserver | None = None,
-    on_start: Any = None,
-) -> RunSummary:
-    """Start a new run of ``recipe`` and drive it to its target.
-
-    ``endpoints`` give one :class:`EndpointConfig` per role the recipe calls; a missing
-    model id is asked of the endpoint (``GET /models``). With ``config.replay`` no endpoint
-    is needed: every call must be in the workspace's cache. ``on_start(run_id)`` is called
-    once the run is recorded, before any work.
-    """
-    loaded, source = resolve_recipe(recipe)
-    ws, ledger, cache = _open(workspace)
-    try:
-        by_role = {e.role: e for e in endpoints}
-        if config.replay:
-            previous = _previous_endpoints(ledger, loaded.name)
-            for role in loaded.roles:
-                if role in by_role and by_role[role].model is not None:
-                    continue
-                if role not in previous:
-                    raise ConfigError(
-                        f"--replay: no earlier run of {loaded.name!r} in this workspace used "
-                        f"role {role!r}; nothing to replay from"
-                    )
-                by_role[role] = EndpointConfig(**previous[role])
-        _check_roles(loaded, by_role)
-        if not config.replay:
-            by_role = await _resolve_models(by_role)
-        dataset = config.dataset or loaded.dataset_name
-        now = time.time()
-        run = RunRecord(
-            run_id=_new_run_id(),
-            recipe_name=loaded.name,
-            recipe_source=source.describe(),
-            recipe_digest=loaded.digest(),
-            recipe_version=loaded.version,
-            dataset=dataset,
-            config={
-                "run": config.model_dump(),
-                "endpoints": {r: e.public_dict() for r, e in by_role.items()},
-            },
-            status="created",
-            message="",
-            created_at=now,
-            updated_at=now,
-            active_s=0.0,
-        )
-        ledger.create_run(run)
-        if on_start is not None:
-            on_start(run.run_id)
-        driver = RunDriver(
-            workspace=ws,
-            ledger=ledger,
-            cache=cache,
-            store=_store_for(ws, dataset),
-            run=run,
-            recipe=loaded,
-            source=source,
-            config=config,
-            endpoints=by_role,
-            executor=executor or _default_executor(),
-            observer=observer,
-        )
-        return await driver.drive()
-    finally:
-        cache.close()
-        ledger.close()
-
-
-async def resume_run(
-    run_id: str,
-    *,
-    workspace: str | Path,
-    endpoints: Sequence[EndpointConfig] = (),
-    recipe: Recipe | None = None,
-    executor: Executor | None = None,
-    observer: ProgressObserver | None = None,
-    allow_changed_recipe: bool = False,
-) -> RunSummary:
-    """Carry on run ``run_id`` from exactly where it stopped.
-
-    Endpoints default to the run's own (their API keys are not stored: pass ``endpoints``
-    with keys, or let the CLI read them from the environment again); ``endpoints`` given
-    here override by role. A run whose recipe file was loaded by path is loaded again from
-    that path; one started from a Recipe object needs ``recipe``.
-    """
-    ws = Workspace(workspace, create=False)
-    ledger = Ledger(ws.ledger_path)
-    cache = ResponseCache(ws.cache_path)
-    try:
-        run = ledger.run(run_id)
-        if run.status == "finished":
-            return run_summary(ledger, ws, run_id)
-        source_info = run.recipe_source
-        if recipe is not None:
-            loaded, source = resolve_recipe(recipe)
-        elif source_info["kind"] == "pickle":
-            raise ConfigError(
-                f"run {run_id} was started from a Recipe object; pass it again to resume_run()"
-            )
-        else:
-            loaded, source = resolve_recipe(source_info["ref"])
-        if loaded.digest() != run.recipe_digest and not allow_changed_recipe:
-            raise RecipeError(
-                f"recipe {loaded.name!r} changed since run {run_id} started (digest "
-                f"{run.recipe_digest[:12]} then, {loaded.digest()[:12]} now); resuming would mix "
-                "two recipes in one run. Start a new run, or allow it explicitly."
-            )
-        config = RunConfig(**run.config["run"])
-        by_role = {role: EndpointConfig(**cfg) for role, cfg in run.config["endpoints"].items()}
-        for given in endpoints:
-            stored = by_role.get(given.role)
-            keep_model = stored is not None and given.model is None
-            by_role[given.role] = (
-                given.model_copy(update={"model": stored.model}) if stored and keep_model else given
-            )
-        _check_roles(loaded, by_role)
-        driver = RunDriver(
-            workspace=ws,
-            ledger=ledger,
-            cache=cache,
-            store=_store_for(ws, run.dataset),
-            run=run,
-            recipe=loaded,
-            source=source,
-            config=config,
-            endpoints=by_role,
-            executor=executor or _default_executor(),
-            observer=observer,
-        )
-        return await driver.drive()
-    finally:
-        cache.close()
-        ledger.close()
-
-
-def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary:
-    """The summary of run ``run_id`` as the ledger has it."""
-    run = ledger.run(run_id)
-    counts = ledger.counts(run_id)
-    usage = ledger.usage(run_id)
-    hourly = sum(
-        float(cfg.get("price_hour", 0.0)) for cfg in run.config.get("endpoints", {}).values()
-    )
-    cost = float(usage["token_cost"]) + hourly * run.active_s / 3600
-    commits = ledger.commits(run_id)
-    usable = counts["stored"]
-    return RunSummary(
-        run_id=run_id,
-        status=run.status,
-        message=run.message,
-        recipe=run.recipe_name,
-        target=int(run.config["run"]["target"]),
-        generated=sum(counts.values()),
-        passed=counts["passed"] + counts["stored"],
-        failed=counts["failed"] + counts["rejected"],
-        rejected=counts["rejected"],
-        stored=usable,
-        model_calls=int(usage["model_calls"]),
-        cache_hits=int(usage["cache_hits"]),
-        prompt_tokens=int(usage["prompt_tokens"]),
-        completion_tokens=int(usage["completion_tokens"]),
-        cost=cost,
-        cost_per_usable=cost / usable if usable else None,
-        elapsed_s=run.active_s,
-        dataset=run.dataset,
-        dataset_uri=workspace.dataset_uri(run.dataset),
-        dataset_version=commits[-1][1] if commits else None,
-        tiers=tier_stats(ledger.verdicts(run_id)),
-    )
-
-
-__all__ = ["RunDriver", "resume_run", "run_recipe", "run_summary"]
+__all__ = ["RunDriver"]

@@ -9,6 +9,8 @@ machine; a Ray executor runs them on actors. Recipes never see the difference.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,6 +36,7 @@ class StepOutcome:
     error: str | None = None
     infra_error: str | None = None
     cpu_s: float = field(default=0.0, compare=False)
+    worker: str = field(default="", compare=False)
 
 
 class Executor(Protocol):
@@ -56,6 +59,11 @@ class Executor(Protocol):
         ...
 
 
+def _worker() -> str:
+    # Asked per call: a forked worker must not report the pid of the process it forked from.
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> StepOutcome:
     """Run one Python or verifier step in this process (what a verification worker does)."""
     import time
@@ -70,7 +78,9 @@ def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> Ste
                     error=f"step {step_name!r} returned {type(result).__name__}, "
                     "not a dict of updates"
                 )
-            return StepOutcome(updates=result or {}, cpu_s=time.process_time() - started)
+            return StepOutcome(
+                updates=result or {}, cpu_s=time.process_time() - started, worker=_worker()
+            )
         if isinstance(step, VerifyStep):
             answer = step.fn(payload)
             if isinstance(answer, bool):
@@ -87,7 +97,9 @@ def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> Ste
                     error=f"verifier {step_name!r} returned {type(answer).__name__}, "
                     "not a Verdict or bool"
                 )
-            return StepOutcome(verdict=verdict, cpu_s=time.process_time() - started)
+            return StepOutcome(
+                verdict=verdict, cpu_s=time.process_time() - started, worker=_worker()
+            )
         return StepOutcome(error=f"step {step_name!r} is a model step, not a CPU step")
     except Exception as err:
         return StepOutcome(error=f"{type(err).__name__}: {err}"[:2000])

@@ -1,0 +1,258 @@
+"""Starting, resuming and summarising runs: the functions users call.
+
+:func:`run_recipe` records a new run and drives it; :func:`resume_run` carries one on from
+where it stopped; :func:`run_summary` tells what a run did, from the ledger alone. Each
+opens the workspace's ledger, cache and audit log, resolves endpoints, and hands the rest
+to a :class:`~synthfactory.runtime.driver.RunDriver`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from synthfactory.cache import ResponseCache
+from synthfactory.errors import ConfigError, RecipeError
+from synthfactory.ledger import Ledger, RunRecord
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.recipe.loader import resolve_recipe
+from synthfactory.recipe.model import Recipe
+from synthfactory.runtime.audit import AuditRecorder, open_workspace_log
+from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.driver import RunDriver
+from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.progress import ProgressObserver, RunSummary
+from synthfactory.runtime.summary import run_summary
+from synthfactory.store import DatasetStore
+from synthfactory.workspace import Workspace
+
+
+def _new_run_id() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+
+
+def _check_roles(recipe: Recipe, endpoints: Mapping[str, EndpointConfig]) -> None:
+    unknown = set(endpoints) - recipe.roles
+    if unknown:
+        raise ConfigError(
+            f"endpoint role(s) {sorted(unknown)} are not used by recipe {recipe.name!r}, "
+            f"whose model steps use {sorted(recipe.roles) or 'no roles'}"
+        )
+    missing = recipe.roles - set(endpoints)
+    if missing:
+        role = sorted(missing)[0]
+        raise ConfigError(
+            f"recipe {recipe.name!r} calls role(s) {sorted(missing)} but no endpoint serves "
+            f"them; pass --endpoint {role}=URL (an OpenAI-compatible base URL ending in /v1)"
+        )
+
+
+async def _resolve_models(endpoints: Mapping[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+    import aiohttp
+
+    from synthfactory.models.openai_http import discover_model
+
+    resolved = dict(endpoints)
+    todo = [role for role, cfg in endpoints.items() if cfg.model is None]
+    if todo:
+        async with aiohttp.ClientSession() as session:
+            for role in todo:
+                model = await discover_model(session, endpoints[role])
+                resolved[role] = endpoints[role].model_copy(update={"model": model})
+    return resolved
+
+
+def _previous_endpoints(ledger: Ledger, recipe_name: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for run in ledger.runs():
+        if run.recipe_name == recipe_name:
+            for role, cfg in run.config.get("endpoints", {}).items():
+                found.setdefault(role, cfg)
+    return found
+
+
+def _recorder(
+    ws: Workspace, run: RunRecord, recipe: Recipe, endpoints: Mapping[str, EndpointConfig]
+) -> AuditRecorder:
+    keys = [e.api_key.get_secret_value() for e in endpoints.values() if e.api_key is not None]
+    log = open_workspace_log(ws, known_secrets=keys)
+    return AuditRecorder(log, run_id=run.run_id, recipe=recipe, endpoints=endpoints)
+
+
+def _open(workspace: str | Path) -> tuple[Workspace, Ledger, ResponseCache]:
+    ws = Workspace(workspace)
+    return ws, Ledger(ws.ledger_path), ResponseCache(ws.cache_path)
+
+
+def _default_executor() -> Executor:
+    from synthfactory.runtime.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def _store_for(ws: Workspace, dataset: str) -> DatasetStore:
+    from synthfactory.store.lance import LanceStore
+
+    return LanceStore(ws.dataset_uri(dataset))
+
+
+async def run_recipe(
+    recipe: str | Path | Recipe,
+    *,
+    workspace: str | Path,
+    config: RunConfig,
+    endpoints: Sequence[EndpointConfig] = (),
+    executor: Executor | None = None,
+    observer: ProgressObserver | None = None,
+    on_start: Any = None,
+    audit: bool = True,
+) -> RunSummary:
+    """Start a new run of ``recipe`` and drive it to its target.
+
+    ``endpoints`` give one :class:`EndpointConfig` per role the recipe calls; a missing
+    model id is asked of the endpoint (``GET /models``). With ``config.replay`` no endpoint
+    is needed: every call must be in the workspace's cache. ``on_start(run_id)`` is called
+    once the run is recorded, before any work. With ``audit`` (the default) every step
+    attempt is appended to the workspace's signed audit log (``WORKSPACE/audit/``).
+    """
+    loaded, source = resolve_recipe(recipe)
+    ws, ledger, cache = _open(workspace)
+    try:
+        by_role = {e.role: e for e in endpoints}
+        if config.replay:
+            previous = _previous_endpoints(ledger, loaded.name)
+            for role in loaded.roles:
+                if role in by_role and by_role[role].model is not None:
+                    continue
+                if role not in previous:
+                    raise ConfigError(
+                        f"--replay: no earlier run of {loaded.name!r} in this workspace used "
+                        f"role {role!r}; nothing to replay from"
+                    )
+                by_role[role] = EndpointConfig(**previous[role])
+        _check_roles(loaded, by_role)
+        if not config.replay:
+            by_role = await _resolve_models(by_role)
+        dataset = config.dataset or loaded.dataset_name
+        now = time.time()
+        run = RunRecord(
+            run_id=_new_run_id(),
+            recipe_name=loaded.name,
+            recipe_source=source.describe(),
+            recipe_digest=loaded.digest(),
+            recipe_version=loaded.version,
+            dataset=dataset,
+            config={
+                "run": config.model_dump(),
+                "endpoints": {r: e.public_dict() for r, e in by_role.items()},
+            },
+            status="created",
+            message="",
+            created_at=now,
+            updated_at=now,
+            active_s=0.0,
+        )
+        ledger.create_run(run)
+        if on_start is not None:
+            on_start(run.run_id)
+        driver = RunDriver(
+            workspace=ws,
+            ledger=ledger,
+            cache=cache,
+            store=_store_for(ws, dataset),
+            run=run,
+            recipe=loaded,
+            source=source,
+            config=config,
+            endpoints=by_role,
+            executor=executor or _default_executor(),
+            observer=observer,
+            audit=_recorder(ws, run, loaded, by_role) if audit else None,
+        )
+        try:
+            return await driver.drive()
+        finally:
+            if driver.audit is not None:
+                driver.audit.log.close()
+    finally:
+        cache.close()
+        ledger.close()
+
+
+async def resume_run(
+    run_id: str,
+    *,
+    workspace: str | Path,
+    endpoints: Sequence[EndpointConfig] = (),
+    recipe: Recipe | None = None,
+    executor: Executor | None = None,
+    observer: ProgressObserver | None = None,
+    allow_changed_recipe: bool = False,
+    audit: bool = True,
+) -> RunSummary:
+    """Carry on run ``run_id`` from exactly where it stopped.
+
+    Endpoints default to the run's own (their API keys are not stored: pass ``endpoints``
+    with keys, or let the CLI read them from the environment again); ``endpoints`` given
+    here override by role. A run whose recipe file was loaded by path is loaded again from
+    that path; one started from a Recipe object needs ``recipe``.
+    """
+    ws = Workspace(workspace, create=False)
+    ledger = Ledger(ws.ledger_path)
+    cache = ResponseCache(ws.cache_path)
+    try:
+        run = ledger.run(run_id)
+        if run.status == "finished":
+            return run_summary(ledger, ws, run_id)
+        source_info = run.recipe_source
+        if recipe is not None:
+            loaded, source = resolve_recipe(recipe)
+        elif source_info["kind"] == "pickle":
+            raise ConfigError(
+                f"run {run_id} was started from a Recipe object; pass it again to resume_run()"
+            )
+        else:
+            loaded, source = resolve_recipe(source_info["ref"])
+        if loaded.digest() != run.recipe_digest and not allow_changed_recipe:
+            raise RecipeError(
+                f"recipe {loaded.name!r} changed since run {run_id} started (digest "
+                f"{run.recipe_digest[:12]} then, {loaded.digest()[:12]} now); resuming would mix "
+                "two recipes in one run. Start a new run, or allow it explicitly."
+            )
+        config = RunConfig(**run.config["run"])
+        by_role = {role: EndpointConfig(**cfg) for role, cfg in run.config["endpoints"].items()}
+        for given in endpoints:
+            stored = by_role.get(given.role)
+            keep_model = stored is not None and given.model is None
+            by_role[given.role] = (
+                given.model_copy(update={"model": stored.model}) if stored and keep_model else given
+            )
+        _check_roles(loaded, by_role)
+        driver = RunDriver(
+            workspace=ws,
+            ledger=ledger,
+            cache=cache,
+            store=_store_for(ws, run.dataset),
+            run=run,
+            recipe=loaded,
+            source=source,
+            config=config,
+            endpoints=by_role,
+            executor=executor or _default_executor(),
+            observer=observer,
+            audit=_recorder(ws, run, loaded, by_role) if audit else None,
+        )
+        try:
+            return await driver.drive()
+        finally:
+            if driver.audit is not None:
+                driver.audit.log.close()
+    finally:
+        cache.close()
+        ledger.close()
+
+
+__all__ = ["resume_run", "run_recipe", "run_summary"]

@@ -1,0 +1,47 @@
+"""What a run did, from the ledger alone (no executor, no endpoint needed)."""
+
+from __future__ import annotations
+
+from synthfactory.ledger import Ledger
+from synthfactory.runtime.progress import RunSummary
+from synthfactory.runtime.tiers import tier_stats
+from synthfactory.workspace import Workspace
+
+
+def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary:
+    """The summary of run ``run_id`` as the ledger has it."""
+    run = ledger.run(run_id)
+    counts = ledger.counts(run_id)
+    usage = ledger.usage(run_id)
+    hourly = sum(
+        float(cfg.get("price_hour", 0.0)) for cfg in run.config.get("endpoints", {}).values()
+    )
+    cost = float(usage["token_cost"]) + hourly * run.active_s / 3600
+    commits = ledger.commits(run_id)
+    usable = counts["stored"]
+    return RunSummary(
+        run_id=run_id,
+        status=run.status,
+        message=run.message,
+        recipe=run.recipe_name,
+        target=int(run.config["run"]["target"]),
+        generated=sum(counts.values()),
+        passed=counts["passed"] + counts["stored"],
+        failed=counts["failed"] + counts["rejected"],
+        rejected=counts["rejected"],
+        stored=usable,
+        model_calls=int(usage["model_calls"]),
+        cache_hits=int(usage["cache_hits"]),
+        prompt_tokens=int(usage["prompt_tokens"]),
+        completion_tokens=int(usage["completion_tokens"]),
+        cost=cost,
+        cost_per_usable=cost / usable if usable else None,
+        elapsed_s=run.active_s,
+        dataset=run.dataset,
+        dataset_uri=workspace.dataset_uri(run.dataset),
+        dataset_version=commits[-1][1] if commits else None,
+        tiers=tier_stats(ledger.verdicts(run_id)),
+    )
+
+
+__all__ = ["run_summary"]
