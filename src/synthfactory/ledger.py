@@ -167,11 +167,18 @@ class Ledger:
     def _queue(self, sql: str, params: Sequence[Any]) -> None:
         self._pending.append((sql, params))
 
-    def flush(self) -> None:
-        """Commit every buffered write in one transaction."""
+    def mark(self) -> int:
+        """How many writes are buffered now: pass to :meth:`flush` to commit only those."""
+        return len(self._pending)
+
+    def flush(self, upto: int | None = None) -> None:
+        """Commit the buffered writes (the first ``upto`` of them) in one transaction."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
+        cut = len(self._pending) if upto is None else upto
+        pending, self._pending = self._pending[:cut], self._pending[cut:]
+        if not pending:
+            return
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             for sql, params in pending:
@@ -267,7 +274,11 @@ class Ledger:
         )
 
     def mark_stored(self, run_id: str, dataset: str, item_ids: Iterable[str], version: int) -> None:
-        """Mark items as stored in ``dataset`` at table ``version`` and record the commit."""
+        """Mark items as stored in ``dataset`` at table ``version`` and record the commit.
+
+        Buffered like every write: if the process dies before the next flush, resume finds
+        the rows in the table and marks them then (the table is the truth for "stored").
+        """
         ids = list(item_ids)
         now = time.time()
         for item_id in ids:
@@ -278,7 +289,6 @@ class Ledger:
         self._queue(
             "INSERT INTO commits VALUES (?,?,?,?,?)", (run_id, dataset, version, len(ids), now)
         )
-        self.flush()
 
     # -- reads -------------------------------------------------------------------------
 

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from synthfactory.ledger import ItemRecord
 from synthfactory.models.client import ChatRequest, ChatResponse
@@ -99,8 +103,34 @@ def open_workspace_log(
     )
 
 
+@dataclass(frozen=True)
+class _DigestLater:
+    """A snapshot of content whose digest is computed off the event loop, at write time."""
+
+    blob: bytes
+    row: bool = False
+
+    def resolve(self) -> str:
+        value = orjson.loads(self.blob)
+        return row_digest(value) if self.row else digest(value)
+
+
+def _later(value: Any, *, row: bool = False) -> _DigestLater:
+    # orjson.dumps is a fast, C-level snapshot of a payload that the run keeps mutating.
+    return _DigestLater(orjson.dumps(value), row)
+
+
+_Pending = tuple[str, int, str, int, dict[str, Any]]
+
+
 class AuditRecorder:
-    """Builds and appends the provenance records of one run."""
+    """Builds and appends the provenance records of one run.
+
+    The driver's event loop only queues snapshots (:meth:`take` hands them over); the
+    records are built, secret-checked, hashed and written by :meth:`write` on a worker
+    thread, so canonical JSON, SHA-256 and the log's fsync never stall model calls. A lock
+    keeps writes in order whichever thread makes them.
+    """
 
     def __init__(
         self,
@@ -118,24 +148,62 @@ class AuditRecorder:
         self._licenses = {
             f"model:{cfg.model}": cfg.license for cfg in endpoints.values() if cfg.license
         }
+        self._templates: dict[str, str] = {}
+        self._pending: list[_Pending] = []
+        self._lock = threading.RLock()
 
     def _record(self, item: ItemRecord, step: str, attempt: int, **fields: Any) -> None:
-        self.log.append(
-            [
-                ProvenanceRecord(
-                    item_id=item.item_id,
-                    run_id=self._run_id,
-                    step=step,
-                    attempt=attempt,
-                    recipe_name=self._recipe.name,
-                    recipe_version=self._recipe.version,
-                    recipe_digest=self._recipe_digest,
-                    seed=fields.pop("seed", item.seed),
-                    worker=fields.pop("worker", self._worker),
-                    **fields,
+        self._pending.append((item.item_id, item.seed, step, attempt, fields))
+
+    def take(self) -> list[_Pending]:
+        """Hand over what was queued so far (call on the event loop)."""
+        batch, self._pending = self._pending, []
+        return batch
+
+    def write(self, batch: list[_Pending]) -> None:
+        """Build, append and commit ``batch`` (any thread; durable when this returns)."""
+        with self._lock:
+            records = []
+            for item_id, seed, step, attempt, fields in batch:
+                resolved: dict[str, Any] = {
+                    k: v.resolve() if isinstance(v, _DigestLater) else v for k, v in fields.items()
+                }
+                records.append(
+                    ProvenanceRecord(
+                        item_id=item_id,
+                        run_id=self._run_id,
+                        step=step,
+                        attempt=attempt,
+                        recipe_name=self._recipe.name,
+                        recipe_version=self._recipe.version,
+                        recipe_digest=self._recipe_digest,
+                        seed=resolved.pop("seed", seed),
+                        worker=resolved.pop("worker", self._worker),
+                        **resolved,
+                    )
                 )
-            ]
-        )
+            if records:
+                self.log.append(records)
+            self.log.flush()
+
+    def checkpoint(self, batch: list[_Pending]) -> None:
+        """Write ``batch``, then sign (and have the witness cosign) the tree head."""
+        with self._lock:
+            self.write(batch)
+            self.log.checkpoint()
+
+    def close(self) -> None:
+        """Write what is left, checkpoint, and close the log."""
+        with self._lock:
+            self.checkpoint(self.take())
+            self.log.close()
+
+    def _template_digest(self, step: ModelStep) -> str:
+        found = self._templates.get(step.name)
+        if found is None:
+            found = digest({"system": step.system, "prompt": step.prompt})
+            self._templates[step.name] = found
+        return found
 
     def model_attempt(
         self,
@@ -162,11 +230,11 @@ class AuditRecorder:
             status=status,
             model=response.model if response else request.model,
             endpoint_role=step.role,
-            prompt_template_digest=digest({"system": step.system, "prompt": step.prompt}),
+            prompt_template_digest=self._template_digest(step),
             request_digest="sha256:" + request.key(),
             sampling=dict(request.params),
             seed=request.seed,
-            response_digest=digest(response.content) if response else None,
+            response_digest=_later(response.content) if response else None,
             cached=cached,
             prompt_tokens=0 if cached or response is None else response.prompt_tokens,
             completion_tokens=0 if cached or response is None else response.completion_tokens,
@@ -205,7 +273,7 @@ class AuditRecorder:
             isolation_layers=isolation,
             error=error[:500] if error else None,
             worker=worker or self._worker,
-            output_digest=digest(item.payload),
+            output_digest=_later(item.payload),
         )
 
     def decision(
@@ -225,9 +293,11 @@ class AuditRecorder:
             finished_at=finished,
             status=item.state,
             decision="accept" if accepted else "reject",
-            output_digest=row_digest(row) if row is not None else digest(item.payload),
+            output_digest=_later(row, row=True) if row is not None else _later(item.payload),
             verdicts=tuple(
-                VerdictEntry(v["step"], v["status"], v.get("tier", "cheap"), v.get("reason", ""))
+                VerdictEntry(
+                    v["step"], v["status"], v.get("tier", "cheap"), str(v.get("reason", ""))[:500]
+                )
                 for v in item.verdicts
             ),
             error=item.error[:500] if item.error else None,

@@ -113,6 +113,7 @@ class RunDriver:
         self._to_commit: list[ItemRecord] = []
         self._last_commit = time.monotonic()
         self._commit_lock = asyncio.Lock()
+        self._audit_lock = asyncio.Lock()
         self._started = time.monotonic()
         self._tally = _Tally()
         self._next_index = 0
@@ -152,10 +153,10 @@ class RunDriver:
             status, message = "crashed", f"{type(err).__name__}: {err}"
             raise
         finally:
+            if self.audit is not None:
+                self.audit.checkpoint(self.audit.take())
             self.cache.flush()
             self.ledger.flush()
-            if self.audit is not None:
-                self.audit.log.checkpoint()
             self.ledger.set_run_status(
                 self.run.run_id, status, message, add_active_s=time.monotonic() - self._started
             )
@@ -518,10 +519,7 @@ class RunDriver:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(_FLUSH_INTERVAL_S)
-            self.cache.flush()
-            self.ledger.flush()
-            if self.audit is not None:
-                self.audit.log.flush()
+            await self._make_durable()
             if self._to_commit and (
                 len(self._to_commit) >= self.config.commit_rows
                 or time.monotonic() - self._last_commit >= self.config.commit_interval_s
@@ -533,6 +531,20 @@ class RunDriver:
                     self._wake.set()
                     return
 
+    async def _make_durable(self, *, checkpoint: bool = False) -> None:
+        """Commit the cache, the provenance log and the ledger, in an order that keeps the
+        ledger from ever claiming a step whose provenance record could still be lost."""
+        self.cache.flush()
+        if self.audit is None:
+            self.ledger.flush()
+            return
+        async with self._audit_lock:
+            batch = self.audit.take()
+            mark = self.ledger.mark()
+            write = self.audit.checkpoint if checkpoint else self.audit.write
+            await asyncio.to_thread(write, batch)
+            self.ledger.flush(upto=mark)
+
     async def _commit(self, *, force: bool = False) -> None:
         async with self._commit_lock:
             while self._to_commit:
@@ -540,10 +552,7 @@ class RunDriver:
                 self._to_commit = self._to_commit[len(batch) :]
                 # The rows' model calls, states and provenance must be durable (and the log
                 # signed) before the rows are.
-                self.cache.flush()
-                self.ledger.flush()
-                if self.audit is not None:
-                    self.audit.log.checkpoint()
+                await self._make_durable(checkpoint=True)
                 rows = [self._row(item) for item in batch]
                 version = await asyncio.to_thread(self.store.append, rows)
                 self.ledger.mark_stored(
@@ -576,6 +585,7 @@ class RunDriver:
             version = self.store.version()
             assert version is not None
             self.ledger.mark_stored(self.run.run_id, self.run.dataset, sorted(present), version)
+            self.ledger.flush()
             self._tally.passed -= len(present)
             self._tally.stored += len(present)
         self._to_commit.extend(i for i in passed if i.item_id not in present)

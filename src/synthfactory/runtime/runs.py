@@ -176,7 +176,7 @@ async def run_recipe(
             return await driver.drive()
         finally:
             if driver.audit is not None:
-                driver.audit.log.close()
+                driver.audit.close()
     finally:
         cache.close()
         ledger.close()
@@ -249,7 +249,7 @@ async def resume_run(
             return await driver.drive()
         finally:
             if driver.audit is not None:
-                driver.audit.log.close()
+                driver.audit.close()
     finally:
         cache.close()
         ledger.close()
