@@ -3,26 +3,58 @@
 Write a :class:`Recipe` (samplers, model steps, Python steps, verifiers, a dataset), then
 run it with :func:`run_recipe` (or ``synthfactory run``) against any OpenAI-compatible
 endpoint; resume it with :func:`resume_run` after any interruption.
+
+Names are imported on first use, so a verification worker that only needs the recipe
+model does not pay for the run driver, the audit log or the dataset store.
 """
 
-from synthfactory.errors import SynthFactoryError
-from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
-from synthfactory.recipe.model import (
-    Dataset,
-    JudgeStep,
-    ModelStep,
-    PythonStep,
-    Recipe,
-    VerificationPolicy,
-    VerifyStep,
-)
-from synthfactory.recipe.samplers import choice, randint, uniform, weighted
-from synthfactory.runtime.config import RunConfig
-from synthfactory.runtime.progress import Progress, RunSummary
-from synthfactory.runtime.runs import resume_run, run_recipe
-from synthfactory.verdict import Verdict
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthfactory.errors import SynthFactoryError
+    from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
+    from synthfactory.recipe.model import (
+        Dataset,
+        JudgeStep,
+        ModelStep,
+        PythonStep,
+        Recipe,
+        VerificationPolicy,
+        VerifyStep,
+    )
+    from synthfactory.recipe.samplers import choice, randint, uniform, weighted
+    from synthfactory.runtime.config import RunConfig
+    from synthfactory.runtime.progress import Progress, RunSummary
+    from synthfactory.runtime.runs import resume_run, run_recipe
+    from synthfactory.verdict import Verdict
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "SynthFactoryError": "synthfactory.errors",
+    "EndpointConfig": "synthfactory.models.endpoint",
+    "parse_endpoint": "synthfactory.models.endpoint",
+    "Dataset": "synthfactory.recipe.model",
+    "JudgeStep": "synthfactory.recipe.model",
+    "ModelStep": "synthfactory.recipe.model",
+    "PythonStep": "synthfactory.recipe.model",
+    "Recipe": "synthfactory.recipe.model",
+    "VerificationPolicy": "synthfactory.recipe.model",
+    "VerifyStep": "synthfactory.recipe.model",
+    "choice": "synthfactory.recipe.samplers",
+    "randint": "synthfactory.recipe.samplers",
+    "uniform": "synthfactory.recipe.samplers",
+    "weighted": "synthfactory.recipe.samplers",
+    "RunConfig": "synthfactory.runtime.config",
+    "Progress": "synthfactory.runtime.progress",
+    "RunSummary": "synthfactory.runtime.progress",
+    "resume_run": "synthfactory.runtime.runs",
+    "run_recipe": "synthfactory.runtime.runs",
+    "Verdict": "synthfactory.verdict",
+}
 
 __all__ = [
     "Dataset",
@@ -46,3 +78,19 @@ __all__ = [
     "uniform",
     "weighted",
 ]
+
+
+assert set(_WHERE) == set(__all__), "every public name needs a home module"
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synthfactory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

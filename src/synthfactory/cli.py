@@ -265,6 +265,13 @@ def run(
         bool, typer.Option(help="Every model call must come from the cache; a miss is an error.")
     ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed model call.")] = False,
+    allow_weak_isolation: Annotated[
+        bool,
+        typer.Option(
+            help="Run sandbox steps even where this host lacks the minimum isolation layers. "
+            "Only for code you trust."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run RECIPE until TARGET usable examples are stored."""
@@ -285,6 +292,8 @@ def run(
             raise ConfigError(str(err)) from None
 
         def start(observer: Any, on_start: Any) -> Any:
+            from synthfactory.runtime.local import LocalExecutor
+
             return run_recipe(
                 recipe,
                 workspace=workspace,
@@ -292,6 +301,7 @@ def run(
                 endpoints=endpoints,
                 observer=observer,
                 on_start=on_start,
+                executor=LocalExecutor(allow_weak_isolation=allow_weak_isolation),
             )
 
         _drive(start, as_json=as_json, workspace=workspace)
@@ -421,8 +431,10 @@ def export(
 def _mount_subcommands() -> None:
     from synthfactory.provenance.cli import app as audit_app
     from synthfactory.provenance.cli import explain as explain_item
+    from synthfactory.sandbox.cli import app as sandbox_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(sandbox_app, name="sandbox")
     app.command("explain")(explain_item)
 
 

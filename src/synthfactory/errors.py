@@ -27,7 +27,10 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
 
 Packages with a backend of their own draw their branch beside it and root it here:
 ``synthfactory.local.errors`` (``LocalModelError``: weights, checksum, cache full, server),
-``synthfactory.sandbox.errors`` and ``synthfactory.provenance.errors``.
+``synthfactory.sandbox.errors`` (``InsufficientIsolationError``, a ``ConfigError``: the host
+lacks the layers untrusted code needs; ``SandboxBrokenError``, a ``PoolBrokenError``) and
+``synthfactory.provenance.errors`` (``SecretInRecordError``, a ``UserInputError``;
+``ProvenanceError`` and its branch).
 
 Every error pickles (they cross process and Ray boundaries): constructors take only the
 message and simple keyword fields, which are passed through ``__reduce__``.

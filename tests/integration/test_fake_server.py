@@ -611,7 +611,12 @@ def test_module_entry_point_rejects_bad_flags(capsys: pytest.CaptureFixture[str]
 
 
 def test_testing_package_exports_exactly_the_fakes() -> None:
-    assert sorted(synthfactory.testing.__all__) == ["FakeServer", "FakeServerConfig", "FakeStats"]
+    assert sorted(synthfactory.testing.__all__) == [
+        "FakeSandbox",
+        "FakeServer",
+        "FakeServerConfig",
+        "FakeStats",
+    ]
     for name in synthfactory.testing.__all__:
         assert getattr(synthfactory.testing, name).__doc__
     with pytest.raises(AttributeError):

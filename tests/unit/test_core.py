@@ -26,11 +26,14 @@ from synthfactory.workspace import Workspace
 def test_public_names_are_exactly_all() -> None:
     import types
 
+    for name in synthfactory.__all__:
+        assert getattr(synthfactory, name) is not None
     # Subpackages appear as attributes once anything imports them; they are not API names.
     public = {
         name
-        for name, value in vars(synthfactory).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(synthfactory)
+        if not name.startswith("_")
+        and not isinstance(getattr(synthfactory, name), types.ModuleType)
     }
     assert public == set(synthfactory.__all__)
 

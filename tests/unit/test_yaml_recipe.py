@@ -467,7 +467,7 @@ LOCATED = {
         """,
         5,
         "steps[1]",
-        ["exactly one of 'model', 'python', 'verify' or 'judge'", "none of them"],
+        ["exactly one of 'model', 'python', 'verify', 'judge' or 'sandbox'", "none of them"],
     ),
     "step with two kinds": (
         """\
@@ -783,7 +783,7 @@ LOCATED = {
         """,
         3,
         "steps[0]",
-        ["'tier' applies only to verify and judge steps"],
+        ["'tier' applies only to verify, judge and sandbox steps"],
     ),
     "verify python with extra options": (
         """\

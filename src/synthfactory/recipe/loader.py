@@ -24,6 +24,7 @@ from synthfactory.recipe.model import Recipe
 BUILTIN_RECIPES = MappingProxyType(
     {
         "hello": "synthfactory.examples.hello:recipe",
+        "pyfunc": "synthfactory.examples.pyfunc:recipe",
     }
 )
 

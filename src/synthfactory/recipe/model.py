@@ -120,6 +120,37 @@ class VerifyStep:
         return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn), "tier": self.tier}
 
 
+@dataclass(frozen=True)
+class SandboxStep:
+    """Tier 2: run generated code in the sandbox pool; a non-zero exit rejects the item.
+
+    ``code`` is a Jinja template over the payload that renders the Python script to run,
+    typically the solution followed by its tests::
+
+        SandboxStep(name="run_tests", code="{{ answer.solution }}\n\n{{ answer.tests }}\n")
+
+    The code never runs outside the sandbox; the verdict records the isolation layers that
+    were in force. ``timeout_s`` is CPU time, with a wall-clock cap.
+    """
+
+    name: str
+    code: str
+    timeout_s: float = 5.0
+    tier: str = "sandbox"
+
+    kind: Literal["sandbox"] = field(default="sandbox", init=False)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "code": self.code,
+            "timeout_s": self.timeout_s,
+            "tier": self.tier,
+        }
+
+
 #: The structured answer every judge gives.
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -243,7 +274,7 @@ class VerificationPolicy:
         }
 
 
-Step = ModelStep | PythonStep | VerifyStep | JudgeStep
+Step = ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep
 
 
 @dataclass(frozen=True)
@@ -281,6 +312,11 @@ class Recipe:
     def dataset_name(self) -> str:
         """The table this recipe's items are stored in."""
         return self.dataset.name if self.dataset else self.name
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """True if any step runs code in the sandbox."""
+        return any(isinstance(s, SandboxStep) for s in self.steps)
 
     @property
     def roles(self) -> frozenset[str]:
@@ -343,9 +379,10 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"{where}: a recipe needs at least one step")
     seen: set[str] = set()
     for step in recipe.steps:
-        if not isinstance(step, ModelStep | PythonStep | VerifyStep | JudgeStep):
+        if not isinstance(step, ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep):
             raise RecipeError(
-                f"{where}: {step!r} is not a ModelStep, PythonStep, VerifyStep or JudgeStep"
+                f"{where}: {step!r} is not a ModelStep, PythonStep, VerifyStep, JudgeStep "
+                "or SandboxStep"
             )
         if step.name in seen:
             raise RecipeError(f"{where}: two steps are called {step.name!r}")
@@ -367,6 +404,13 @@ def _validate(recipe: Recipe) -> None:
                         raise RecipeError(f"{where}, step {step.name!r}, {label}: {err}") from None
             if step.schema is not None:
                 _check_schema(where, step)
+        elif isinstance(step, SandboxStep):
+            try:
+                compile_template(step.code)
+            except ValueError as err:
+                raise RecipeError(f"{where}, step {step.name!r}, code: {err}") from None
+            if not 0 < step.timeout_s <= 600:
+                raise RecipeError(f"{where}, step {step.name!r}: timeout_s must be in (0, 600]")
         elif isinstance(step, JudgeStep):
             try:
                 compile_template(step.rubric)
@@ -401,6 +445,7 @@ __all__ = [
     "Payload",
     "PythonStep",
     "Recipe",
+    "SandboxStep",
     "Step",
     "VerificationPolicy",
     "VerifyStep",

@@ -46,6 +46,7 @@ from synthfactory.recipe.model import (
     ModelStep,
     PythonStep,
     Recipe,
+    SandboxStep,
     Step,
     VerificationPolicy,
     VerifyStep,
@@ -55,7 +56,7 @@ from synthfactory.recipe.templates import compile_template
 
 KeyPath = tuple[str | int, ...]
 
-_STEP_KINDS = ("model", "python", "verify", "judge")
+_STEP_KINDS = ("model", "python", "verify", "judge", "sandbox")
 _SAMPLER_KINDS = ("choice", "weighted", "randint", "uniform")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -114,6 +115,18 @@ class _JudgeSpec(_Spec):
     max_attempts: int = Field(default=3, ge=1)
 
 
+class _SandboxSpec(_Spec):
+    code: str
+    timeout_s: float = Field(default=5.0, gt=0, le=600)
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _int_timeout(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+
 class _PolicySpec(_Spec):
     sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     sampled_tiers: list[str] = Field(default_factory=lambda: ["sandbox"])
@@ -133,6 +146,7 @@ class _StepSpec(_Spec):
     python: str | None = None
     verify: dict[str, Any] | None = None
     judge: _JudgeSpec | None = None
+    sandbox: _SandboxSpec | None = None
     output: str | None = Field(default=None, min_length=1)
     tier: str | None = Field(default=None, min_length=1)
 
@@ -143,15 +157,15 @@ class _StepSpec(_Spec):
             has = "none of them" if not kinds else "both " + " and ".join(repr(k) for k in kinds)
             raise PydanticCustomError(
                 "step_kind",
-                "a step needs exactly one of 'model', 'python', 'verify' or 'judge'; "
-                "this one has {has}",
+                "a step needs exactly one of 'model', 'python', 'verify', 'judge' or "
+                "'sandbox'; this one has {has}",
                 {"has": has},
             )
         if self.output is not None and self.model is None:
             raise PydanticCustomError("step_option", "'output' applies only to model steps")
-        if self.tier is not None and self.verify is None and self.judge is None:
+        if self.tier is not None and not (self.verify or self.judge or self.sandbox):
             raise PydanticCustomError(
-                "step_option", "'tier' applies only to verify and judge steps"
+                "step_option", "'tier' applies only to verify, judge and sandbox steps"
             )
         return self
 
@@ -600,6 +614,14 @@ class _Builder:
             return PythonStep(spec.name, self._resolve((*at, "python"), spec.python))
         if spec.judge is not None:
             return self._judge_step(at, spec, spec.judge)
+        if spec.sandbox is not None:
+            try:
+                compile_template(spec.sandbox.code)
+            except ValueError as err:
+                raise self.source.error((*at, "sandbox", "code"), f"Jinja {err}") from None
+            return SandboxStep(
+                spec.name, spec.sandbox.code, spec.sandbox.timeout_s, spec.tier or "sandbox"
+            )
         return self._verify_step(at, spec, spec.verify or {})
 
     def _judge_step(self, at: KeyPath, spec: _StepSpec, judge: _JudgeSpec) -> JudgeStep:

@@ -40,6 +40,7 @@ from synthfactory.recipe.model import (
     ModelStep,
     PythonStep,
     Recipe,
+    SandboxStep,
     VerifyStep,
     derive_seed,
 )
@@ -379,7 +380,7 @@ class RunDriver:
             f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
         )
 
-    def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep) -> bool:
+    def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
         """Apply the verification policy; record a skip and return True if the tier is off."""
         run, reason = self.recipe.policy.should_run(
             step.tier, item.payload, item.seed, step.name, is_escalated(item.verdicts)

@@ -11,6 +11,8 @@ slow verifier makes callers wait (backpressure) instead of growing a queue witho
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import multiprocessing
 import os
 import select
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -27,7 +29,12 @@ from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.models.openai_http import OpenAIChatClient
 from synthfactory.recipe.loader import RecipeSource, load_recipe
+from synthfactory.recipe.model import SandboxStep
+from synthfactory.recipe.templates import render
 from synthfactory.runtime.executor import StepOutcome, execute_batch, execute_step
+
+if TYPE_CHECKING:
+    from synthfactory.sandbox import Sandbox
 
 _Pending = tuple[str, dict[str, Any], "asyncio.Future[StepOutcome]"]
 
@@ -78,9 +85,20 @@ class LocalExecutor:
     trivial checks and tests, since a slow step then stalls every model call.
     """
 
-    def __init__(self, *, verify_workers: int | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        *,
+        verify_workers: int | None = None,
+        batch_size: int = 64,
+        sandbox_workers: int | None = None,
+        allow_weak_isolation: bool = False,
+    ) -> None:
         self.verify_workers = (os.cpu_count() or 1) if verify_workers is None else verify_workers
         self.batch_size = batch_size
+        self.sandbox_workers = sandbox_workers
+        self.allow_weak_isolation = allow_weak_isolation
+        self._sandbox: Sandbox | None = None
+        self._sandbox_jobs = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, OpenAIChatClient] = {}
         self._pool: ProcessPoolExecutor | None = None
@@ -100,6 +118,15 @@ class LocalExecutor:
         self._clients = {
             role: OpenAIChatClient(cfg, self._session) for role, cfg in endpoints.items()
         }
+        if load_recipe(recipe).needs_sandbox:
+            from synthfactory.sandbox import SandboxPool
+
+            # Started in a thread: probing the host's isolation layers takes a moment.
+            self._sandbox = await asyncio.to_thread(
+                SandboxPool,
+                self.sandbox_workers,
+                allow_weak_isolation=self.allow_weak_isolation,
+            )
         if self.verify_workers > 0:
             self._pool = self._new_pool()
             # Start the workers now, while the first model calls are in flight.
@@ -125,7 +152,11 @@ class LocalExecutor:
         return await client.complete(request)
 
     async def run_step(self, step: str, payload: dict[str, Any]) -> StepOutcome:
-        """Queue one step for the verification pool and wait for its outcome."""
+        """Queue one step for the verification pool (or the sandbox) and wait for it."""
+        assert self._source is not None
+        definition = load_recipe(self._source).step(step)
+        if isinstance(definition, SandboxStep):
+            return await self._run_sandboxed(definition, payload)
         if self._broken is not None:
             raise self._broken
         if self._pool is None:
@@ -135,6 +166,23 @@ class LocalExecutor:
         self._pending.append((step, payload, fut))
         self._schedule()
         return await fut
+
+    async def _run_sandboxed(self, step: SandboxStep, payload: dict[str, Any]) -> StepOutcome:
+        from synthfactory.sandbox import SandboxJob
+
+        if self._sandbox is None:
+            return StepOutcome(infra_error="the sandbox pool is not running")
+        try:
+            code = render(step.code, payload)
+        except ValueError as err:
+            return StepOutcome(error=f"sandbox step {step.name!r}: {err}")
+        job = SandboxJob(f"{step.name}-{next(self._sandbox_jobs)}", code, step.timeout_s)
+        # SandboxPool.run blocks until the job is done; the pool's own processes do the work.
+        (result,) = await asyncio.to_thread(self._sandbox.run, [job])
+        verdict = dataclasses.replace(result.to_verdict(), tier=step.tier)
+        if verdict.status == "infra_error":
+            return StepOutcome(infra_error=verdict.reason)
+        return StepOutcome(verdict=verdict, cpu_s=result.cpu_ms / 1000, worker="sandbox")
 
     def _schedule(self) -> None:
         if not self._dispatch_scheduled:
@@ -228,6 +276,9 @@ class LocalExecutor:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._sandbox is not None:
+            sandbox, self._sandbox = self._sandbox, None
+            await asyncio.to_thread(sandbox.close)
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await asyncio.get_running_loop().run_in_executor(

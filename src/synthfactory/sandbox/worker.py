@@ -1,0 +1,495 @@
+"""A slot: one warm interpreter that forks a hardened child per job and watches it.
+
+A slot is forked by the pool server. It enters its namespaces once (an empty network
+namespace; a private mount namespace with its tmpfs work area and a readable view of the
+interpreter), then serves jobs one at a time from a socket. Per job:
+
+1. make the job directory (owned by the slot's uid) and write the script there;
+2. fork; the child: new session, joins the slot's cgroup, rlimits, stdin from /dev/null,
+   stdout/stderr to pipes, every other descriptor closed, drops to the slot's uid, parent
+   death signal, no_new_privs, Landlock, seccomp; then runs the script in its already
+   warm interpreter (no exec, so no interpreter start-up per job);
+3. the slot watches the child's CPU time (the whole cgroup) and the wall clock, and keeps
+   a bounded prefix of stdout and stderr;
+4. when the child is done (or over a limit): kill the whole cgroup, reap, delete the job
+   directory, classify (see ``results``), and answer.
+
+A setup step that fails is reported through a separate pipe closed just before the job's
+code runs, so a job can never fake an infrastructure error, nor a result: the socket to
+the server is closed in the child before any of its code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from synthfactory.sandbox import landlock, mounts, seccomp
+from synthfactory.sandbox.cgroups import JobCgroup
+from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges
+from synthfactory.sandbox.results import truncate
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+#: RLIMIT_NPROC above pids.max when the cgroup limits processes (so the cgroup bites first).
+NPROC_SLACK = 8
+_SETUP_FAILED = 127
+_MAX_FD = 65536
+_TICK_S = 0.02
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+_SYSTEM_READ = (
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/bin",
+    "/sbin",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/mime.types",
+    "/sys/devices/system/cpu",
+)
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """Everything a slot needs, fixed when the server forks it."""
+
+    index: int
+    uid: int
+    slot_dir: str
+    layers: frozenset[str]
+    limits: Limits
+    landlock_abi: int
+    seccomp_program: bytes | None
+    read_paths: tuple[str, ...]
+    cgroup: JobCgroup | None
+    jobs_per_slot: int
+
+
+def python_read_paths() -> tuple[str, ...]:
+    """Where this interpreter and its packages live (read-only for jobs)."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths.update(p for p in sys.path if p and os.path.isabs(p))
+    real = {os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(sys.executable))}
+    return tuple(sorted(p for p in paths | real if os.path.exists(p) and p != "/"))
+
+
+def _set_pdeathsig() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _exit_code_of(err: SystemExit) -> int:
+    if err.code is None:
+        return 0
+    if isinstance(err.code, int):
+        return err.code & 0xFF
+    print(err.code, file=sys.stderr)
+    return 1
+
+
+def _run_script(path: str, source: str, jobdir: str) -> int:
+    """Run ``source`` as ``__main__`` the way ``python path`` would; returns the exit code."""
+    import atexit
+    import builtins
+    import io
+    import threading
+    import traceback
+    import types
+
+    os.environ.clear()
+    os.environ.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": jobdir,
+            "TMPDIR": jobdir,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    sys.argv = [path]
+    sys.path.insert(0, jobdir)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    code = 0
+    try:
+        exec(compile(source, path, "exec"), main.__dict__)
+    except SystemExit as err:
+        code = _exit_code_of(err)
+    except BaseException as err:
+        # Drop this function's own frame: the traceback starts in the job's script.
+        traceback.print_exception(
+            type(err), err, err.__traceback__.tb_next if err.__traceback__ else None
+        )
+        code = 1
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]  # join non-daemon threads, as at exit
+        atexit._run_exitfuncs()
+    except SystemExit as err:
+        code = _exit_code_of(err)
+    except BaseException:
+        traceback.print_exc()
+        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+def _enter_job(spec: SlotSpec, jobdir: str, timeout_s: float, out_w: int, err_w: int) -> None:
+    """Apply every layer to the calling (forked) process, in the order that works."""
+    os.setsid()
+    if spec.cgroup is not None:
+        spec.cgroup.attach(0)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    if "rlimits" in spec.layers:
+        slack = NPROC_SLACK if "cgroup_pids" in spec.layers else 0
+        apply_rlimits(spec.limits, timeout_s, nproc_slack=slack)
+    os.chdir(jobdir)
+    if "uid" in spec.layers:
+        drop_privileges(spec.uid, spec.uid)
+    # After the uid change, which clears it.
+    _set_pdeathsig()
+    seccomp.set_no_new_privs()
+    if "landlock_fs" in spec.layers:
+        landlock.restrict(
+            abi=spec.landlock_abi,
+            read_paths=(*_SYSTEM_READ, *spec.read_paths, f"/proc/{os.getpid()}"),
+            write_paths=(jobdir,),
+            device_paths=_DEVICES,
+        )
+    if spec.seccomp_program is not None:
+        seccomp.install(spec.seccomp_program)
+
+
+def _job_child(
+    spec: SlotSpec, job: dict[str, Any], jobdir: str, script: str, fds: tuple[int, int, int]
+) -> None:  # pragma: no cover - runs in the forked child
+    out_w, err_w, status_w = fds
+    try:
+        # Nothing of the slot may reach the job: the server socket above all.
+        os.closerange(3, min(out_w, err_w, status_w))
+        keep = sorted({out_w, err_w, status_w})
+        for low, high in zip(keep, [*keep[1:], _MAX_FD], strict=True):
+            os.closerange(low + 1, high)
+        _enter_job(spec, jobdir, float(job["timeout_s"]), out_w, err_w)
+        os.close(out_w)
+        os.close(err_w)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.write(status_w, f"job setup failed: {type(err).__name__}: {err}".encode()[:1000])
+        os._exit(_SETUP_FAILED)
+    os.close(status_w)
+    code = 1
+    try:
+        code = _run_script(script, str(job["code"]), jobdir)
+    finally:
+        os._exit(code)
+
+
+class _Output:
+    """A bounded capture of one stream: keeps ``limit`` bytes, counts the rest."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.data = bytearray()
+        self.dropped = 0
+
+    def read(self) -> bool | None:
+        """Read what is there: True if data came, False at end of file, None if none yet."""
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return None
+        if not chunk:
+            return False
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        self.dropped += max(0, len(chunk) - max(room, 0))
+        return True
+
+    def text(self) -> str:
+        return truncate(bytes(self.data), self.dropped, self.limit)
+
+
+def _uid_pids(uid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    found.append(int(name))
+    return found
+
+
+def _kill_uid(uid: int) -> int:
+    """Without a cgroup: kill every process of the slot's uid (from a helper of that uid,
+    since ``kill(-1)`` reaches exactly the processes one may signal)."""
+    found = len(_uid_pids(uid))
+    for _ in range(20):
+        if not _uid_pids(uid):
+            break
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            try:
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.005)
+    return found
+
+
+class Slot:
+    """The slot's side of the job lifecycle."""
+
+    def __init__(self, spec: SlotSpec) -> None:
+        self.spec = spec
+        self.jobs_done = 0
+
+    def _cpu_ns(self, pid: int) -> int | None:
+        if "cgroup_cpu" in self.spec.layers and self.spec.cgroup is not None:
+            return self.spec.cgroup.cpu_ns()
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return None
+        return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+    def _cleanup(self, uid: int) -> int:
+        """Kill whatever of the job is still alive and reap it; returns how many were found."""
+        group = self.spec.cgroup
+        found = 0
+        if group is not None and "cgroup_kill" in self.spec.layers:
+            found = group.kill_all()
+        elif "uid" in self.spec.layers:
+            found = _kill_uid(uid)
+        # Orphans were re-parented to this slot (a child subreaper): reap them all, so
+        # not even a zombie of the job outlives it.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.001)
+        return found
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job to completion; returns the result fields plus ``recycle``."""
+        spec = self.spec
+        self.jobs_done += 1
+        jobdir = os.path.join(spec.slot_dir, f"job-{self.jobs_done}")
+        os.mkdir(jobdir, 0o700)
+        script = os.path.join(jobdir, "main.py")
+        with open(script, "w", encoding="utf-8") as fh:
+            fh.write(str(job["code"]))
+        if "uid" in spec.layers:
+            os.chown(jobdir, spec.uid, spec.uid)
+            os.chown(script, spec.uid, spec.uid)
+        try:
+            return self._run_in(job, jobdir, script)
+        finally:
+            shutil.rmtree(jobdir, ignore_errors=True)
+
+    def _run_in(self, job: dict[str, Any], jobdir: str, script: str) -> dict[str, Any]:
+        spec = self.spec
+        timeout_s = float(job["timeout_s"])
+        group = spec.cgroup
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        status_r, status_w = os.pipe()
+        before = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
+        cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in spec.layers else 0
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(out_r)
+            os.close(err_r)
+            os.close(status_r)
+            _job_child(spec, job, jobdir, script, (out_w, err_w, status_w))
+        for fd in (out_w, err_w, status_w):
+            os.close(fd)
+        with os.fdopen(status_r, "rb") as fh:
+            setup_error = fh.read().decode(errors="replace")
+        outputs = [
+            _Output(out_r, spec.limits.output_bytes),
+            _Output(err_r, spec.limits.output_bytes),
+        ]
+        for out in outputs:
+            os.set_blocking(out.fd, False)
+        try:
+            over, wall_ms = self._watch(pid, outputs, timeout_s, started, cpu0)
+            _, status, usage = os.wait4(pid, 0)
+            found = self._cleanup(spec.uid)
+            for out in outputs:
+                # Every writer is dead by now; stop at end of file, or if one is not.
+                while out.read():
+                    pass
+        finally:
+            for out in outputs:
+                os.close(out.fd)
+        after = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
+        end_cpu = self._cpu_ns(pid) if "cgroup_cpu" in spec.layers else None
+        if end_cpu is not None and cpu0 is not None:
+            cpu_ns = end_cpu - cpu0
+        else:
+            cpu_ns = int((usage.ru_utime + usage.ru_stime) * 1e9)
+        result: dict[str, Any] = {
+            "exit_code": (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)),
+            "stdout": outputs[0].text(),
+            "stderr": outputs[1].text(),
+            "cpu_ms": round(cpu_ns / 1e6, 3),
+            "wall_ms": round(wall_ms, 3),
+            "leftover": found,
+        }
+        verdict, reason = _classify(
+            status,
+            setup_error=setup_error,
+            over=over,
+            before=before,
+            after=after,
+            timeout_s=timeout_s,
+        )
+        if found:
+            reason = (reason + "; " if reason else "") + f"killed {found} leftover process(es)"
+        result.update(verdict=verdict, reason=reason, wall_timeout=over == "wall")
+        result["recycle"] = (
+            verdict not in ("pass", "fail")
+            or bool(found)
+            or after != before
+            or self.jobs_done >= spec.jobs_per_slot
+        )
+        return result
+
+    def _watch(
+        self, pid: int, outputs: list[_Output], timeout_s: float, started: float, cpu0: int | None
+    ) -> tuple[str | None, float]:
+        """Wait for the job's main process while capturing output and enforcing the CPU
+        limit and the wall cap; kills it when over. Returns (which limit, wall ms)."""
+        wall_cap = self.spec.limits.wall_cap_s(timeout_s)
+        over: str | None = None
+        pidfd = os.pidfd_open(pid)
+        try:
+            open_outputs = list(outputs)
+            while True:
+                remaining = started + wall_cap - time.monotonic()
+                if remaining <= 0:
+                    over = "wall"
+                    break
+                ready, _, _ = select.select(
+                    [pidfd, *(o.fd for o in open_outputs)], [], [], min(_TICK_S, remaining)
+                )
+                for out in list(open_outputs):
+                    if out.fd in ready and out.read() is False:
+                        open_outputs.remove(out)
+                now_cpu = self._cpu_ns(pid)
+                if now_cpu is not None and cpu0 is not None and now_cpu - cpu0 > timeout_s * 1e9:
+                    over = "cpu"
+                    break
+                if pidfd in ready:
+                    break
+        finally:
+            os.close(pidfd)
+        wall_ms = (time.monotonic() - started) * 1000
+        if over is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return over, wall_ms
+
+
+def _classify(
+    status: int,
+    *,
+    setup_error: str,
+    over: str | None,
+    before: tuple[int, int],
+    after: tuple[int, int],
+    timeout_s: float,
+) -> tuple[str, str]:
+    """(verdict, reason) of a finished job; the table is in ``results``."""
+    signaled = os.WIFSIGNALED(status)
+    sig = os.WTERMSIG(status) if signaled else 0
+    if setup_error:
+        return "infra_error", setup_error
+    if signaled and sig == signal.SIGSYS:
+        return "sandbox_violation", "killed by the seccomp filter (a forbidden syscall)"
+    if after[0] > before[0]:
+        return "sandbox_violation", "hit the process limit (fork bomb?)"
+    if over == "cpu" or (signaled and sig == signal.SIGXCPU):
+        return "timeout", f"used more than {timeout_s:g} s of CPU time"
+    if over == "wall":
+        return "timeout", "hit the wall-clock cap"
+    if after[1] > before[1]:
+        return "fail", "killed by the memory limit"
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return "pass", ""
+    if signaled:
+        return "fail", f"killed by signal {signal.Signals(sig).name}"
+    return "fail", f"exit status {os.WEXITSTATUS(status)}"
+
+
+def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover - a slot process
+    """The loop of a slot process: enter namespaces, then serve jobs until told to stop,
+    until recycled, or until the server goes away."""
+    _set_pdeathsig()
+    # Orphans of a job (double forks) become this slot's children, so it can reap them.
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "tmpfs_quota" in spec.layers:
+        mounts.enter_private_mounts()
+        if "uid" in spec.layers:
+            mounts.expose(spec.read_paths)
+        mounts.mount_tmpfs(spec.slot_dir, spec.limits.disk_mb)
+    if "netns" in spec.layers:
+        mounts.unshare(mounts.CLONE_NEWNET)
+    slot = Slot(spec)
+    reader = sock.makefile("rb")
+    sock.sendall(b'{"type": "ready"}\n')
+    for line in reader:
+        job = json.loads(line)
+        try:
+            result = slot.run(job)
+        except Exception as err:
+            result = {
+                "verdict": "infra_error",
+                "reason": f"slot error: {type(err).__name__}: {err}",
+                "recycle": True,
+            }
+        sock.sendall(json.dumps({"type": "result", "result": result}).encode() + b"\n")
+        if result.get("recycle"):
+            return
+
+
+__all__ = ["Slot", "SlotSpec", "python_read_paths", "slot_main"]
