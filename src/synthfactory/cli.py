@@ -202,14 +202,13 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
     )
     out.print(table)
     if summary.tiers:
-        tiers = Table(
-            "tier", "ran", "passed", "failed", "skipped", "pass rate", title="verification"
-        )
+        tiers = Table(title="verification")
+        for column in ("tier", "ran", "passed", "failed", "skipped", "pass rate", "CPU s", "cost"):
+            tiers.add_column(column)
         for tier, s in summary.tiers.items():
             rate = "-" if s["pass_rate"] is None else f"{s['pass_rate']:.0%}"
-            tiers.add_row(
-                tier, str(s["ran"]), str(s["passed"]), str(s["failed"]), str(s["skipped"]), rate
-            )
+            counts = [str(s[k]) for k in ("ran", "passed", "failed", "skipped")]
+            tiers.add_row(tier, *counts, rate, f"{s['cpu_s']:.2f}", f"${s['cost']:.4f}")
         out.print(tiers)
     if summary.message:
         out.print(summary.message, highlight=False)
@@ -217,7 +216,7 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
         out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
 
 
-def _drive(coro_factory: Any, *, as_json: bool, workspace: Path) -> None:
+def _drive(coro_factory: Any, *, as_json: bool, workspace: Path, hint: str | None = None) -> None:
     """Run a driver coroutine with a live display, SIGTERM handling and clear exit codes."""
     started: list[str] = []
     console = _stderr()
@@ -241,6 +240,8 @@ def _drive(coro_factory: Any, *, as_json: bool, workspace: Path) -> None:
         )
         raise typer.Exit(130) from None
     _print_summary(summary, as_json, workspace)
+    if hint and not as_json:
+        _stdout().print(hint, highlight=False)
     if summary.status != "finished":
         raise typer.Exit(1)
 
@@ -280,6 +281,13 @@ def run(
 
     with _errors():
         specs = endpoint or _default_endpoints(recipe, replay)
+    hint = None
+    if not endpoint and specs:
+        roles = " ".join(f"--endpoint {s.partition('=')[0]}=http://HOST:PORT/v1" for s in specs)
+        hint = (
+            f"same recipe on real endpoints: synthfactory run {recipe} {roles} "
+            "(options: ,model=NAME,key_env=VAR,price_in=USD,price_out=USD)"
+        )
     with _errors(), _endpoints(specs, concurrency) as given:
         endpoints = (
             [e.model_copy(update={"fail_fast": True}) for e in given] if fail_fast else given
@@ -304,7 +312,7 @@ def run(
                 executor=LocalExecutor(allow_weak_isolation=allow_weak_isolation),
             )
 
-        _drive(start, as_json=as_json, workspace=workspace)
+        _drive(start, as_json=as_json, workspace=workspace, hint=hint)
 
 
 @app.command()

@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from synthfactory import (
     EndpointConfig,
     JudgeStep,
@@ -68,7 +70,7 @@ def _run(ws: Path, server: FakeServer) -> str:
             config=RunConfig(target=60, seed=11),
             endpoints=[
                 EndpointConfig(role="generator", url=server.url),
-                EndpointConfig(role="judge", url=server.url),
+                EndpointConfig(role="judge", url=server.url, price_in=1.0, price_out=1.0),
             ],
         )
     )
@@ -139,3 +141,10 @@ def test_sampling_is_reproducible_and_reported_per_tier(tmp_path: Path) -> None:
     assert tiers["judge"]["passed"] == 60
     assert 0.3 < tiers["judge"]["pass_rate"] < 0.7
     assert tiers["cheap"]["failed"] == tiers["cheap"]["by_status"]["fail"] > 0
+    # What each tier cost, and what the sampling saved against running it on every item.
+    assert tiers["judge"]["cost"] > 0 and tiers["cheap"]["cost"] == 0
+    assert tiers["cheap"]["cpu_s"] > 0
+    sandbox = tiers["sandbox"]
+    assert sandbox["saved_cpu_s_est"] == pytest.approx(
+        sandbox["skipped"] * sandbox["cpu_s"] / sandbox["ran"]
+    )

@@ -11,6 +11,7 @@ from tests.conftest import cli
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a busy 2-core machine can slow the embedded model a lot
 def test_pyfunc_on_the_embedded_model_makes_verified_examples(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     done = cli(

@@ -3,7 +3,8 @@
 Each item samples a task from a small taxonomy, asks the ``generator`` role for a function
 and its tests as structured JSON, checks cheaply that both compile and that the tests call
 the function (tier 1), then runs solution and tests together in the hardened sandbox
-(tier 2): only functions whose tests pass are kept.
+(tier 2); finally the ``judge`` role reads task and code together (tier 3), since tests
+written by the same model can agree with a wrong solution.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from synthfactory.recipe.model import (
     Dataset,
+    JudgeStep,
     ModelStep,
     Recipe,
     SandboxStep,
@@ -130,6 +132,18 @@ recipe = Recipe(
             name="tests_pass",
             code="{{ code.solution }}\n\n{{ code.tests | join('\\n') }}\n",
             timeout_s=5.0,
+        ),
+        # Tests written by the same model can agree with a wrong solution; the judge reads
+        # the task and the code together.
+        JudgeStep(
+            name="solves_task",
+            rubric=(
+                "Task: {{ task }}\n\nSolution:\n{{ code.solution }}\n\nTests:\n"
+                "{{ code.tests | join('\\n') }}\n\nDoes the solution do exactly what the "
+                "task asks, for all inputs, and do the tests check it? Score 10 if fully "
+                "correct, 1 if it does something else."
+            ),
+            threshold=5,
         ),
     ),
     policy=VerificationPolicy(sample_rate=1.0),

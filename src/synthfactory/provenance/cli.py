@@ -118,7 +118,10 @@ def verify(
             "note: without --witness, a rollback to an earlier checkpoint or a log rewritten "
             "and re-signed with the real key is not detectable"
         )
-    if dataset and (workspace / "datasets").is_dir():
+    # Rows are checked against the workspace's own log only: an explicit --log elsewhere has
+    # no dataset of its own to answer for.
+    own_log = path.resolve() == (audit_dir / "log.sqlite").resolve()
+    if dataset and own_log and (workspace / "datasets").is_dir():
         from synthfactory.runtime.audit import check_dataset_rows
         from synthfactory.workspace import Workspace
 

@@ -25,6 +25,7 @@ BUILTIN_RECIPES = MappingProxyType(
     {
         "hello": "synthfactory.examples.hello:recipe",
         "pyfunc": "synthfactory.examples.pyfunc:recipe",
+        "sql": "synthfactory.examples.sql:recipe",
     }
 )
 

@@ -271,7 +271,9 @@ class RunDriver:
         if len(self._to_commit) >= self.config.commit_rows:
             self._wake.set()
 
-    async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
+    async def _model_step(
+        self, item: ItemRecord, step: ModelStep, spent: list[float] | None = None
+    ) -> bool:
         endpoint = self.endpoints[step.role]
         assert endpoint.model is not None
         last_error = ""
@@ -333,6 +335,8 @@ class RunDriver:
             cost = (
                 0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
             )
+            if spent is not None:
+                spent.append(cost)
             if not cached:
                 self._tally.prompt_tokens += response.prompt_tokens
                 self._tally.completion_tokens += response.completion_tokens
@@ -393,13 +397,23 @@ class RunDriver:
 
     async def _judge_step(self, item: ItemRecord, step: JudgeStep) -> bool:
         call = step.request_step()
-        if not await self._model_step(item, call):
+        spent: list[float] = []
+        if not await self._model_step(item, call, spent):
             return False
         verdict = step.verdict(item.payload.pop(call.output_field))
-        return self._apply_verdict(item, step.name, verdict)
+        # A judge costs model time, priced by its endpoint; no CPU of ours worth counting.
+        return self._apply_verdict(item, step.name, verdict, cost=sum(spent))
 
-    def _apply_verdict(self, item: ItemRecord, name: str, verdict: Verdict) -> bool:
-        item.verdicts.append(verdict_entry(name, verdict))
+    def _apply_verdict(
+        self,
+        item: ItemRecord,
+        name: str,
+        verdict: Verdict,
+        *,
+        cpu_s: float = 0.0,
+        cost: float = 0.0,
+    ) -> bool:
+        item.verdicts.append(verdict_entry(name, verdict, cpu_s=cpu_s, cost=cost))
         if verdict.passed:
             return True
         item.state = "rejected"
@@ -435,7 +449,7 @@ class RunDriver:
                 )
                 if verdict.status == "infra_error":
                     continue
-                return self._apply_verdict(item, name, verdict)
+                return self._apply_verdict(item, name, verdict, cpu_s=outcome.cpu_s)
             item.payload.update(outcome.updates or {})
             self._attempt(item, step, attempt, "ok", started=started, worker=outcome.worker)
             return True
