@@ -46,6 +46,7 @@ def run_report(workspace: str | Path, run_id: str, *, failed: bool = False) -> d
         run = ledger.run(run_id)
         report["endpoints"] = run.config.get("endpoints", {})
         report["recipe_digest"] = run.recipe_digest
+        report["audit"] = run.config.get("audit")
         if failed:
             report["failed_items"] = [
                 {"item_id": i.item_id, "state": i.state, "attempts": i.attempts, "error": i.error}

@@ -41,6 +41,9 @@ def test_a_run_writes_a_log_that_verifies_with_the_dataset(finished_run: tuple[P
     assert story.returncode == 0, story.stderr
     assert "step 'write'" in story.stdout and "fake-model" in story.stdout
     assert "ACCEPT" in story.stdout
+    # The run's manifest pins the key its records are signed with.
+    status = json.loads(cli("status", run_id, "-w", str(ws), "--json").stdout)
+    assert status["audit"]["public_key"] == (ws / "audit" / "log.key.pub").read_text().strip()
 
 
 def test_a_changed_dataset_row_is_caught(finished_run: tuple[Path, str]) -> None:

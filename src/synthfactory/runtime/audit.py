@@ -78,18 +78,30 @@ def check_dataset_rows(workspace: Workspace, log: SqliteAuditLog) -> str | None:
     return None
 
 
-def open_workspace_log(
-    workspace: Workspace, *, known_secrets: Iterable[str] = (), witness_dir: Path | None = None
-) -> SqliteAuditLog:
-    """The workspace's audit log, creating its keys and witness on first use."""
+def audit_manifest(workspace: Workspace) -> dict[str, str]:
+    """The log's origin and public keys (creating the keys on first use): pinned in every
+    run's manifest, so a verifier knows which key a run's records must be signed with."""
     audit = workspace.root / "audit"
     audit.mkdir(exist_ok=True)
-    origin = f"synthfactory/{workspace.id}"
     log_key, witness_key = audit / "log.key", audit / "witness.key"
     if not log_key.exists():
         generate_key(log_key, f"log.{workspace.id}")
     if not witness_key.exists():
         generate_key(witness_key, f"witness.{workspace.id}")
+    return {
+        "origin": f"synthfactory/{workspace.id}",
+        "public_key": (audit / "log.key.pub").read_text().strip(),
+        "witness_public_key": (audit / "witness.key.pub").read_text().strip(),
+    }
+
+
+def open_workspace_log(
+    workspace: Workspace, *, known_secrets: Iterable[str] = (), witness_dir: Path | None = None
+) -> SqliteAuditLog:
+    """The workspace's audit log, creating its keys and witness on first use."""
+    audit = workspace.root / "audit"
+    origin = audit_manifest(workspace)["origin"]
+    log_key, witness_key = audit / "log.key", audit / "witness.key"
     signer = load_signer(log_key)
     witness = DirectoryWitness(
         witness_dir or audit / "witness", load_signer(witness_key), [signer.verifier]

@@ -20,7 +20,7 @@ from synthfactory.ledger import Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import resolve_recipe
 from synthfactory.recipe.model import Recipe
-from synthfactory.runtime.audit import AuditRecorder, open_workspace_log
+from synthfactory.runtime.audit import AuditRecorder, audit_manifest, open_workspace_log
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.driver import RunDriver
 from synthfactory.runtime.executor import Executor
@@ -148,6 +148,7 @@ async def run_recipe(
             config={
                 "run": config.model_dump(),
                 "endpoints": {r: e.public_dict() for r, e in by_role.items()},
+                "audit": audit_manifest(ws) if audit else None,
             },
             status="created",
             message="",
