@@ -104,7 +104,10 @@ def verify(
     path = _log_path(workspace, log)
     audit_dir = workspace / "audit"
     key = key or audit_dir / "log.key.pub"
-    if witness is None and (audit_dir / "witness").is_dir():
+    # The workspace's witness and keys are defaults for the workspace's own log only: an
+    # explicit --log elsewhere has its own (or none), and no dataset of ours to answer for.
+    own_log = path.resolve() == (audit_dir / "log.sqlite").resolve()
+    if own_log and witness is None and (audit_dir / "witness").is_dir():
         witness = audit_dir / "witness"
         if witness_key is None and (audit_dir / "witness.key.pub").exists():
             witness_key = audit_dir / "witness.key.pub"
@@ -118,9 +121,6 @@ def verify(
             "note: without --witness, a rollback to an earlier checkpoint or a log rewritten "
             "and re-signed with the real key is not detectable"
         )
-    # Rows are checked against the workspace's own log only: an explicit --log elsewhere has
-    # no dataset of its own to answer for.
-    own_log = path.resolve() == (audit_dir / "log.sqlite").resolve()
     if dataset and own_log and (workspace / "datasets").is_dir():
         from synthfactory.runtime.audit import check_dataset_rows
         from synthfactory.workspace import Workspace

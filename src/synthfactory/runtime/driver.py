@@ -298,9 +298,11 @@ class RunDriver:
                     )
                 try:
                     response = await self.executor.call_model(step.role, request)
-                except ModelRequestError as err:
+                except (ModelRequestError, TransientModelError) as err:
                     if err.fields.get("status") in _FATAL_STATUSES:
                         raise
+                    # A bad request (4xx) or an endpoint that kept failing after every retry:
+                    # this item fails, with the error kept; the run goes on.
                     self._attempt(
                         item, step, attempt, "error", started=started, error=str(err), key=key
                     )
@@ -314,20 +316,6 @@ class RunDriver:
                         started=started,
                     )
                     return self._fail(item, f"step {step.name!r}: {err}")
-                except TransientModelError as err:
-                    self._attempt(
-                        item, step, attempt, "error", started=started, error=str(err), key=key
-                    )
-                    self._audit_model(
-                        item,
-                        step,
-                        attempt,
-                        request=request,
-                        status="error",
-                        error=str(err),
-                        started=started,
-                    )
-                    return self._fail(item, f"step {step.name!r}: gave up after retries: {err}")
                 self.cache.put(key, response)
                 self._tally.model_calls += 1
             else:

@@ -18,7 +18,7 @@ from synthfactory.cache import ResponseCache
 from synthfactory.errors import ConfigError, RecipeError
 from synthfactory.ledger import Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
-from synthfactory.recipe.loader import resolve_recipe
+from synthfactory.recipe.loader import RecipeSource, resolve_recipe
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.audit import AuditRecorder, audit_manifest, open_workspace_log
 from synthfactory.runtime.config import RunConfig
@@ -80,6 +80,41 @@ def _recorder(
     keys = [e.api_key.get_secret_value() for e in endpoints.values() if e.api_key is not None]
     log = open_workspace_log(ws, known_secrets=keys)
     return AuditRecorder(log, run_id=run.run_id, recipe=recipe, endpoints=endpoints)
+
+
+async def _drive(
+    *,
+    ws: Workspace,
+    ledger: Ledger,
+    cache: ResponseCache,
+    run: RunRecord,
+    recipe: Recipe,
+    source: RecipeSource,
+    config: RunConfig,
+    endpoints: Mapping[str, EndpointConfig],
+    executor: Executor | None,
+    observer: ProgressObserver | None,
+    audit: bool,
+) -> RunSummary:
+    driver = RunDriver(
+        workspace=ws,
+        ledger=ledger,
+        cache=cache,
+        store=_store_for(ws, run.dataset),
+        run=run,
+        recipe=recipe,
+        source=source,
+        config=config,
+        endpoints=endpoints,
+        executor=executor or _default_executor(),
+        observer=observer,
+        audit=_recorder(ws, run, recipe, endpoints) if audit else None,
+    )
+    try:
+        return await driver.drive()
+    finally:
+        if driver.audit is not None:
+            driver.audit.close()
 
 
 def _open(workspace: str | Path) -> tuple[Workspace, Ledger, ResponseCache]:
@@ -159,25 +194,19 @@ async def run_recipe(
         ledger.create_run(run)
         if on_start is not None:
             on_start(run.run_id)
-        driver = RunDriver(
-            workspace=ws,
+        return await _drive(
+            ws=ws,
             ledger=ledger,
             cache=cache,
-            store=_store_for(ws, dataset),
             run=run,
             recipe=loaded,
             source=source,
             config=config,
             endpoints=by_role,
-            executor=executor or _default_executor(),
+            executor=executor,
             observer=observer,
-            audit=_recorder(ws, run, loaded, by_role) if audit else None,
+            audit=audit,
         )
-        try:
-            return await driver.drive()
-        finally:
-            if driver.audit is not None:
-                driver.audit.close()
     finally:
         cache.close()
         ledger.close()
@@ -232,25 +261,19 @@ async def resume_run(
                 given.model_copy(update={"model": stored.model}) if stored and keep_model else given
             )
         _check_roles(loaded, by_role)
-        driver = RunDriver(
-            workspace=ws,
+        return await _drive(
+            ws=ws,
             ledger=ledger,
             cache=cache,
-            store=_store_for(ws, run.dataset),
             run=run,
             recipe=loaded,
             source=source,
             config=config,
             endpoints=by_role,
-            executor=executor or _default_executor(),
+            executor=executor,
             observer=observer,
-            audit=_recorder(ws, run, loaded, by_role) if audit else None,
+            audit=audit,
         )
-        try:
-            return await driver.drive()
-        finally:
-            if driver.audit is not None:
-                driver.audit.close()
     finally:
         cache.close()
         ledger.close()
