@@ -21,7 +21,15 @@ runner = CliRunner()
 def test_every_command_has_help_text() -> None:
     group = get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
-    assert set(commands) == {"keygen", "verify", "explain", "receipt", "verify-receipt"}
+    assert set(commands) == {
+        "keygen",
+        "verify",
+        "explain",
+        "receipt",
+        "verify-receipt",
+        "export",
+        "verify-statement",
+    }
     for name, command in commands.items():
         assert command.help, name
         for param in command.params:

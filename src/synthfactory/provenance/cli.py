@@ -18,7 +18,12 @@ from synthfactory.errors import SynthFactoryError
 from synthfactory.provenance.bundle import verify_bundle
 from synthfactory.provenance.explain import explain as explain_records
 from synthfactory.provenance.log import SqliteAuditLog
-from synthfactory.provenance.note import generate_key, load_verifier, public_key_path
+from synthfactory.provenance.note import (
+    generate_key,
+    load_signer,
+    load_verifier,
+    public_key_path,
+)
 from synthfactory.provenance.verify import verify_log
 
 app = typer.Typer(
@@ -196,6 +201,82 @@ def verify_receipt(
         typer.echo("note: checked against the receipt's own key; pass --public-key to pin it")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_run(
+    run_id: Annotated[str, typer.Argument(help="The finished run to describe.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="intoto (a DSSE envelope signed with the workspace's log key), openlineage "
+            "(RunEvents, one JSON object per line) or croissant (JSON-LD of the run's dataset).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the export.")],
+    workspace: WorkspaceOpt = _DEFAULT_WORKSPACE,
+    license: Annotated[
+        str | None,
+        typer.Option("--license", help="croissant: the dataset's license, when you know it."),
+    ] = None,
+) -> None:
+    """Export a finished run as in-toto/SLSA (signed DSSE), OpenLineage or Croissant."""
+    from synthfactory.provenance import exports
+
+    with _errors():
+        if fmt == "intoto":
+            statement = exports.intoto_statement(workspace, run_id)
+            signer = load_signer(workspace / "audit" / "log.key")
+            data = orjson.dumps(
+                exports.dsse_envelope(statement, signer), option=orjson.OPT_INDENT_2
+            )
+        elif fmt == "openlineage":
+            events = exports.openlineage_events(workspace, run_id)
+            data = b"".join(orjson.dumps(e) + b"\n" for e in events)
+        elif fmt == "croissant":
+            meta = exports.croissant_for_run(workspace, run_id, license=license)
+            data = orjson.dumps(meta, option=orjson.OPT_INDENT_2)
+        else:
+            _fail(f"unknown format {fmt!r}; one of intoto, openlineage, croissant", 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    typer.echo(f"wrote {out} ({fmt}) for run {run_id}")
+
+
+@app.command("verify-statement")
+def verify_statement(
+    file: Annotated[
+        Path, typer.Argument(help="A DSSE envelope written by `export --format intoto`.")
+    ],
+    public_key: Annotated[
+        Path,
+        typer.Option(
+            "--public-key", "--key", help="The log's public key (WORKSPACE/audit/log.key.pub)."
+        ),
+    ],
+) -> None:
+    """Check a signed in-toto statement offline against the workspace's public key."""
+    from synthfactory.provenance import exports
+
+    with _errors():
+        try:
+            envelope = orjson.loads(file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as err:
+            _fail(f"cannot read envelope {file}: {err}", 2)
+        if not isinstance(envelope, dict):
+            _fail(f"{file} is not a DSSE envelope (a JSON object)", 2)
+        ok = exports.verify_dsse(envelope, public_key)
+    if not ok:
+        typer.echo("FAILED: no signature in the envelope verifies with this key")
+        raise typer.Exit(1)
+    statement = exports.envelope_statement(envelope)
+    subjects = ", ".join(
+        f"{s.get('name')} sha256:{s.get('digest', {}).get('sha256')}"
+        for s in statement.get("subject", [])
+    )
+    typer.echo(f"OK: {statement.get('predicateType')} statement of {subjects}")
 
 
 __all__ = ["app"]

@@ -100,7 +100,7 @@ def execute_step(recipe: Recipe, step_name: str, payload: dict[str, Any]) -> Ste
             return StepOutcome(
                 verdict=verdict, cpu_s=time.process_time() - started, worker=_worker()
             )
-        return StepOutcome(error=f"step {step_name!r} is a model step, not a CPU step")
+        return StepOutcome(error=f"step {step_name!r} is not a Python or verifier step")
     except Exception as err:
         return StepOutcome(error=f"{type(err).__name__}: {err}"[:2000])
 
