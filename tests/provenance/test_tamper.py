@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
 from synthfactory.provenance import (
     NoteSigner,
@@ -17,6 +18,7 @@ from synthfactory.provenance import (
     leaf_hash,
     verify_log,
 )
+from synthfactory.provenance.cli import app as audit_app
 from synthfactory.provenance.note import split_note
 
 from .conftest import ORIGIN, LogSetup, make_record
@@ -46,12 +48,27 @@ def row(path: Path, idx: int) -> tuple[str, bytes, bytes]:
 
 
 def check(setup: LogSetup, *, witness: bool = False) -> VerificationReport:
-    return verify_log(
+    report = verify_log(
         setup.path,
         setup.signer.verifier,
         witness_state=setup.witness.directory if witness else None,
         witness_key=setup.witness.verifier if witness else None,
     )
+    # Every case also goes through the command users run, `synthfactory audit verify`,
+    # which must agree: exit 0 only for an intact log, 1 naming the problem otherwise.
+    keys = setup.path.parent / "keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "log.pub").write_text(setup.signer.verifier.vkey() + "\n")
+    (keys / "witness.pub").write_text(setup.witness.verifier.vkey() + "\n")
+    args = ["verify", "--log", str(setup.path), "--key", str(keys / "log.pub"), "--no-dataset"]
+    if witness:
+        args += ["--witness", str(setup.witness.directory)]
+        args += ["--witness-key", str(keys / "witness.pub")]
+    result = CliRunner().invoke(audit_app, args)
+    assert result.exit_code == (0 if report.ok else 1), result.output
+    if report.problem is not None:
+        assert report.problem.message in result.output
+    return report
 
 
 def test_untouched_log_verifies_with_and_without_witness(filled: LogSetup) -> None:
