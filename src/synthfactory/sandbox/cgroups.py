@@ -121,6 +121,27 @@ class JobCgroup:
         """True when one of the group's directories has the control file ``name``."""
         return any((path / name).exists() for path in self.dirs.values())
 
+    def open_procs(self) -> list[int]:
+        """Descriptors (``O_WRONLY | O_CLOEXEC``) of every hierarchy's ``cgroup.procs``,
+        opened once by a slot so each job can join with one ``write`` per hierarchy
+        (:meth:`attach_fds`) instead of a path lookup and an ``open``. The kernel checks
+        the writer's rights at ``write`` time, and a job closes these before its code runs."""
+        fds: list[int] = []
+        try:
+            for path in self.dirs.values():
+                fds.append(os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds
+
+    @staticmethod
+    def attach_fds(fds: list[int]) -> None:
+        """Move the caller into every hierarchy, through :meth:`open_procs`' descriptors."""
+        for fd in fds:
+            os.write(fd, b"0")
+
     def attach(self, pid: int = 0) -> None:
         """Move ``pid`` (0: the caller) into every hierarchy of this group."""
         for path in self.dirs.values():

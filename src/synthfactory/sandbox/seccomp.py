@@ -27,6 +27,7 @@ reports no ``seccomp`` layer (so untrusted code is refused unless explicitly all
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 import struct
 
@@ -186,9 +187,15 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # One dlopen per process instead of one per call (a job's setup made three).
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def set_no_new_privs() -> None:
     """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: no setuid binary can raise privileges again."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, "prctl(PR_SET_NO_NEW_PRIVS) failed")
@@ -197,7 +204,7 @@ def set_no_new_privs() -> None:
 def install(program: bytes) -> None:
     """Install ``program`` on the calling thread (sets no_new_privs first); irreversible."""
     set_no_new_privs()
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     buf = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:

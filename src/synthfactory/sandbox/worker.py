@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import gc
 import json
 import os
 import select
@@ -61,6 +63,14 @@ _SYSTEM_READ = (
 )
 
 
+@dataclass
+class _SlotPrepared:
+    """What a slot opens once and every job reuses (see :class:`Slot`)."""
+
+    landlock: landlock.PreparedPaths | None = None
+    cgroup_fds: list[int] | None = None
+
+
 @dataclass(frozen=True)
 class SlotSpec:
     """Everything a slot needs, fixed when the server forks it."""
@@ -85,8 +95,14 @@ def python_read_paths() -> tuple[str, ...]:
     return tuple(sorted(p for p in paths | real if os.path.exists(p) and p != "/"))
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # One dlopen per slot, inherited by its jobs (not one per job).
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _set_pdeathsig() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _exit_code_of(err: SystemExit) -> int:
@@ -158,11 +174,12 @@ def _run_script(path: str, source: str, jobdir: str) -> int:
     return code
 
 
-def _enter_job(spec: SlotSpec, jobdir: str, timeout_s: float, out_w: int, err_w: int) -> None:
-    """Apply every layer to the calling (forked) process, in the order that works."""
+def _enter_job(
+    spec: SlotSpec, jobdir: str, timeout_s: float, *, out_w: int, err_w: int, ruleset_fd: int
+) -> None:
+    """Apply every layer to the calling (forked) process, in the order that works (the
+    cgroup was joined and the Landlock ruleset built in :func:`_job_child` already)."""
     os.setsid()
-    if spec.cgroup is not None:
-        spec.cgroup.attach(0)
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
@@ -177,27 +194,50 @@ def _enter_job(spec: SlotSpec, jobdir: str, timeout_s: float, out_w: int, err_w:
     _set_pdeathsig()
     seccomp.set_no_new_privs()
     if "landlock_fs" in spec.layers:
-        landlock.restrict(
-            abi=spec.landlock_abi,
-            read_paths=(*_SYSTEM_READ, *spec.read_paths, f"/proc/{os.getpid()}"),
-            write_paths=(jobdir,),
-            device_paths=_DEVICES,
-        )
+        landlock.restrict_self(ruleset_fd)
     if spec.seccomp_program is not None:
         seccomp.install(spec.seccomp_program)
 
 
 def _job_child(
-    spec: SlotSpec, job: dict[str, Any], jobdir: str, script: str, fds: tuple[int, int, int]
+    spec: SlotSpec,
+    prepared: _SlotPrepared,
+    job: dict[str, Any],
+    *,
+    jobdir: str,
+    script: str,
+    fds: tuple[int, int, int],
 ) -> None:  # pragma: no cover - runs in the forked child
     out_w, err_w, status_w = fds
     try:
-        # Nothing of the slot may reach the job: the server socket above all.
-        os.closerange(3, min(out_w, err_w, status_w))
-        keep = sorted({out_w, err_w, status_w})
+        # Join the cgroup first, through the slot's descriptors: one write per hierarchy.
+        if prepared.cgroup_fds is not None:
+            JobCgroup.attach_fds(prepared.cgroup_fds)
+        elif spec.cgroup is not None:
+            spec.cgroup.attach(0)
+        # This job's own, fresh ruleset: the slot's pre-opened read-only and device rules
+        # plus this process's /proc entry and this job's directory, exactly the rules
+        # ``landlock.restrict`` builds. Built while the slot's O_PATH descriptors are
+        # still open; enforced (restrict_self) in _enter_job, after the uid drop.
+        ruleset_fd = -1
+        if prepared.landlock is not None:
+            ruleset_fd = landlock.create_ruleset(
+                prepared.landlock, read_paths=(f"/proc/{os.getpid()}",), write_paths=(jobdir,)
+            )
+        # Nothing of the slot may reach the job: the server socket above all, and the
+        # cgroup and Landlock path descriptors just used.
+        keep = sorted({out_w, err_w, status_w} | ({ruleset_fd} if ruleset_fd >= 0 else set()))
+        os.closerange(3, keep[0])
         for low, high in zip(keep, [*keep[1:], _MAX_FD], strict=True):
             os.closerange(low + 1, high)
-        _enter_job(spec, jobdir, float(job["timeout_s"]), out_w, err_w)
+        _enter_job(
+            spec,
+            jobdir,
+            float(job["timeout_s"]),
+            out_w=out_w,
+            err_w=err_w,
+            ruleset_fd=ruleset_fd,
+        )
         os.close(out_w)
         os.close(err_w)
     except BaseException as err:
@@ -274,6 +314,17 @@ class Slot:
     def __init__(self, spec: SlotSpec) -> None:
         self.spec = spec
         self.jobs_done = 0
+        # Opened once, in the slot's namespaces, with the same paths a job used to open
+        # itself; each job still gets its own ruleset and joins the group itself.
+        self.prepared = _SlotPrepared()
+        if "landlock_fs" in spec.layers:
+            self.prepared.landlock = landlock.PreparedPaths(
+                abi=spec.landlock_abi,
+                read_paths=(*_SYSTEM_READ, *spec.read_paths),
+                device_paths=_DEVICES,
+            )
+        if spec.cgroup is not None:
+            self.prepared.cgroup_fds = spec.cgroup.open_procs()
 
     def _cpu_ns(self, pid: int) -> int | None:
         if "cgroup_cpu" in self.spec.layers and self.spec.cgroup is not None:
@@ -338,7 +389,9 @@ class Slot:
             os.close(out_r)
             os.close(err_r)
             os.close(status_r)
-            _job_child(spec, job, jobdir, script, (out_w, err_w, status_w))
+            _job_child(
+                spec, self.prepared, job, jobdir=jobdir, script=script, fds=(out_w, err_w, status_w)
+            )
         for fd in (out_w, err_w, status_w):
             os.close(fd)
         with os.fdopen(status_r, "rb") as fh:
@@ -476,6 +529,12 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
         mounts.unshare(mounts.CLONE_NEWNET)
     slot = Slot(spec)
     reader = sock.makefile("rb")
+    # Move the slot's (warm, preloaded) objects out of the collector's reach: a job's
+    # garbage collections then do not walk, and so do not copy-on-write, every page of
+    # the slot's heap. Only the slot's own objects are frozen; a job's are collected as
+    # usual, and no isolation layer depends on the collector.
+    gc.collect()
+    gc.freeze()
     sock.sendall(b'{"type": "ready"}\n')
     for line in reader:
         job = json.loads(line)
