@@ -60,3 +60,14 @@ def cli_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
         text=True,
         env=env or cli_env(),
     )
+
+
+def wait_until_served(server: FakeServer, proc: subprocess.Popen[str], ok: int) -> None:
+    """Block until ``server`` has answered ``ok`` requests of the run in ``proc`` (60 s)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while server.stats().ok < ok:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run never got under way"
+        time.sleep(0.02)

@@ -23,7 +23,7 @@ from synthfactory.store.lance import LanceStore
 from synthfactory.testing import FakeServer, FakeServerConfig
 from synthfactory.testing.fake_server import request_key
 from synthfactory.workspace import Workspace
-from tests.conftest import cli, cli_popen
+from tests.conftest import cli, cli_popen, wait_until_served
 
 TARGET = 400
 
@@ -63,11 +63,7 @@ def test_kill9_then_resume_loses_nothing_and_pays_once(tmp_path: Path, trial: in
             "--json",
         )
         # Wait until the run is under way, then kill it at a random moment.
-        deadline = time.monotonic() + 60
-        while server.stats().ok < 5:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until_served(server, proc, ok=5)
         time.sleep(rng.uniform(0.0, 2.0))
         tree = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGKILL)
@@ -144,11 +140,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes(tmp_path: Path) ->
             "8",
             "--json",
         )
-        deadline = time.monotonic() + 60
-        while server.stats().ok < 10:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until_served(server, proc, ok=10)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
