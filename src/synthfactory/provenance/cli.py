@@ -130,12 +130,8 @@ def verify(
         from synthfactory.runtime.audit import check_dataset_rows
         from synthfactory.workspace import Workspace
 
-        with _errors():
-            opened = SqliteAuditLog(path)
-            try:
-                problem = check_dataset_rows(Workspace(workspace, create=False), opened)
-            finally:
-                opened.close()
+        with _errors(), contextlib.closing(SqliteAuditLog(path)) as opened:
+            problem = check_dataset_rows(Workspace(workspace, create=False), opened)
         if problem is not None:
             typer.echo(f"FAILED: {problem}")
             raise typer.Exit(1)
@@ -150,12 +146,8 @@ def explain(
 ) -> None:
     """Print an item's lineage: models, prompts, tools, checks, and why it was kept."""
     path = _log_path(workspace, log)
-    with _errors():
-        audit = SqliteAuditLog(path)
-        try:
-            records = audit.records_for(item_id)
-        finally:
-            audit.close()
+    with _errors(), contextlib.closing(SqliteAuditLog(path)) as audit:
+        records = audit.records_for(item_id)
     if not records:
         _fail(f"no provenance record of item {item_id!r} in {path}", 2)
     typer.echo(explain_records(records))
@@ -170,12 +162,8 @@ def receipt(
 ) -> None:
     """Export an item's receipt: its records, inclusion proofs and the signed checkpoint."""
     path = _log_path(workspace, log)
-    with _errors():
-        audit = SqliteAuditLog(path)
-        try:
-            data = audit.export_bundle(item_id)
-        finally:
-            audit.close()
+    with _errors(), contextlib.closing(SqliteAuditLog(path)) as audit:
+        data = audit.export_bundle(item_id)
     out.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     typer.echo(f"wrote {out}: {len(data['records'])} record(s) of item {item_id}")
 

@@ -311,8 +311,9 @@ def _one_of(field: str, values: Sequence[Any]) -> _Check:
     return verify
 
 
-def _python_syntax(field: str) -> _Check:
-    parts = _field_parts("python_syntax", field)
+def _python_check(check: str, field: str, read: Callable[[str], object], failure: str) -> _Check:
+    """A check that only reads Python source with ``read`` (parse or compile): nothing runs."""
+    parts = _field_parts(check, field)
 
     def verify(payload: Payload) -> Verdict:
         source, missing = _lookup(field, parts, payload)
@@ -321,42 +322,31 @@ def _python_syntax(field: str) -> _Check:
         if not isinstance(source, str):
             return Verdict.reject(f"field {field!r} is a {_kind(source)}, not a string")
         try:
-            # Parsing only builds a tree; nothing in ``source`` runs.
-            ast.parse(source)
+            read(source)
         except SyntaxError as err:
-            return Verdict.reject(
-                f"field {field!r} is not valid Python: line {err.lineno}: {err.msg}"
-            )
+            return Verdict.reject(f"field {field!r} {failure}: line {err.lineno}: {err.msg}")
         except (ValueError, RecursionError, MemoryError) as err:
             # null bytes, or nesting too deep for the parser
-            return Verdict.reject(
-                f"field {field!r} is not valid Python: {type(err).__name__}: {err}"
-            )
+            return Verdict.reject(f"field {field!r} {failure}: {type(err).__name__}: {err}")
         return Verdict.ok()
 
     return verify
+
+
+def _python_syntax(field: str) -> _Check:
+    # Parsing only builds a tree; nothing in the source runs.
+    return _python_check("python_syntax", field, ast.parse, "is not valid Python")
 
 
 def _python_compiles(field: str) -> _Check:
-    parts = _field_parts("python_compiles", field)
-
-    def verify(payload: Payload) -> Verdict:
-        source, missing = _lookup(field, parts, payload)
-        if missing is not None:
-            return missing
-        if not isinstance(source, str):
-            return Verdict.reject(f"field {field!r} is a {_kind(source)}, not a string")
-        try:
-            # compile() only turns source into a code object; nothing runs. It catches what
-            # ast.parse lets through: 'return' or 'break' outside their blocks, and the like.
-            compile(source, "<generated>", "exec", dont_inherit=True)
-        except SyntaxError as err:
-            return Verdict.reject(f"field {field!r} does not compile: line {err.lineno}: {err.msg}")
-        except (ValueError, RecursionError, MemoryError) as err:
-            return Verdict.reject(f"field {field!r} does not compile: {type(err).__name__}: {err}")
-        return Verdict.ok()
-
-    return verify
+    # compile() only turns source into a code object; nothing runs. It catches what
+    # ast.parse lets through: 'return' or 'break' outside their blocks, and the like.
+    return _python_check(
+        "python_compiles",
+        field,
+        lambda source: compile(source, "<generated>", "exec", dont_inherit=True),
+        "does not compile",
+    )
 
 
 def _sql_parses(field: str, dialect: str | None = None) -> _Check:

@@ -29,7 +29,7 @@ from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.models.openai_http import OpenAIChatClient
 from synthfactory.recipe.loader import RecipeSource, load_recipe
-from synthfactory.recipe.model import SandboxStep
+from synthfactory.recipe.model import Recipe, SandboxStep
 from synthfactory.recipe.templates import render
 from synthfactory.runtime.executor import StepOutcome, execute_batch, execute_step
 
@@ -103,6 +103,7 @@ class LocalExecutor:
         self._clients: dict[str, OpenAIChatClient] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._source: RecipeSource | None = None
+        self._recipe: Recipe | None = None
         self._pending: list[_Pending] = []
         self._batches_in_flight = 0
         self._dispatch_scheduled = False
@@ -112,13 +113,16 @@ class LocalExecutor:
     async def start(self, recipe: RecipeSource, endpoints: Mapping[str, EndpointConfig]) -> None:
         """Open the HTTP pool and start the verification workers."""
         self._source = recipe
+        # Loaded once here for routing (sandbox or pool) and inline runs; the pool's workers
+        # load their own copy from the same source.
+        self._recipe = load_recipe(recipe)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
         )
         self._clients = {
             role: OpenAIChatClient(cfg, self._session) for role, cfg in endpoints.items()
         }
-        if load_recipe(recipe).needs_sandbox:
+        if self._recipe.needs_sandbox:
             from synthfactory.sandbox import SandboxPool
 
             # Started in a thread: probing the host's isolation layers takes a moment.
@@ -132,8 +136,6 @@ class LocalExecutor:
             # Start the workers now, while the first model calls are in flight.
             for _ in range(self.verify_workers):
                 self._pool.submit(_warm_up)
-        else:
-            load_recipe(recipe)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -153,15 +155,14 @@ class LocalExecutor:
 
     async def run_step(self, step: str, payload: dict[str, Any]) -> StepOutcome:
         """Queue one step for the verification pool (or the sandbox) and wait for it."""
-        assert self._source is not None
-        definition = load_recipe(self._source).step(step)
+        assert self._recipe is not None, "start() first"
+        definition = self._recipe.step(step)
         if isinstance(definition, SandboxStep):
             return await self._run_sandboxed(definition, payload)
         if self._broken is not None:
             raise self._broken
         if self._pool is None:
-            assert self._source is not None
-            return execute_step(load_recipe(self._source), step, payload)
+            return execute_step(self._recipe, step, payload)
         fut: asyncio.Future[StepOutcome] = asyncio.get_running_loop().create_future()
         self._pending.append((step, payload, fut))
         self._schedule()

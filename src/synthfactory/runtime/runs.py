@@ -8,9 +8,11 @@ to a :class:`~synthfactory.runtime.driver.RunDriver`.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +84,23 @@ def _recorder(
     return AuditRecorder(log, run_id=run.run_id, recipe=recipe, endpoints=endpoints)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a run needs that run_recipe and resume_run work out differently."""
+
+    run: RunRecord
+    recipe: Recipe
+    source: RecipeSource
+    config: RunConfig
+    endpoints: Mapping[str, EndpointConfig]
+
+
 async def _drive(
-    *,
     ws: Workspace,
     ledger: Ledger,
     cache: ResponseCache,
-    run: RunRecord,
-    recipe: Recipe,
-    source: RecipeSource,
-    config: RunConfig,
-    endpoints: Mapping[str, EndpointConfig],
+    plan: _Plan,
+    *,
     executor: Executor | None,
     observer: ProgressObserver | None,
     audit: bool,
@@ -100,15 +109,15 @@ async def _drive(
         workspace=ws,
         ledger=ledger,
         cache=cache,
-        store=_store_for(ws, run.dataset),
-        run=run,
-        recipe=recipe,
-        source=source,
-        config=config,
-        endpoints=endpoints,
+        store=_store_for(ws, plan.run.dataset),
+        run=plan.run,
+        recipe=plan.recipe,
+        source=plan.source,
+        config=plan.config,
+        endpoints=plan.endpoints,
         executor=executor or _default_executor(),
         observer=observer,
-        audit=_recorder(ws, run, recipe, endpoints) if audit else None,
+        audit=_recorder(ws, plan.run, plan.recipe, plan.endpoints) if audit else None,
     )
     try:
         return await driver.drive()
@@ -117,9 +126,18 @@ async def _drive(
             driver.audit.close()
 
 
-def _open(workspace: str | Path) -> tuple[Workspace, Ledger, ResponseCache]:
-    ws = Workspace(workspace)
-    return ws, Ledger(ws.ledger_path), ResponseCache(ws.cache_path)
+@contextlib.contextmanager
+def _opened(
+    workspace: str | Path, *, create: bool
+) -> Iterator[tuple[Workspace, Ledger, ResponseCache]]:
+    ws = Workspace(workspace, create=create)
+    ledger = Ledger(ws.ledger_path)
+    cache = ResponseCache(ws.cache_path)
+    try:
+        yield ws, ledger, cache
+    finally:
+        cache.close()
+        ledger.close()
 
 
 def _default_executor() -> Executor:
@@ -154,8 +172,7 @@ async def run_recipe(
     attempt is appended to the workspace's signed audit log (``WORKSPACE/audit/``).
     """
     loaded, source = resolve_recipe(recipe)
-    ws, ledger, cache = _open(workspace)
-    try:
+    with _opened(workspace, create=True) as (ws, ledger, cache):
         by_role = {e.role: e for e in endpoints}
         if config.replay:
             previous = _previous_endpoints(ledger, loaded.name)
@@ -194,22 +211,10 @@ async def run_recipe(
         ledger.create_run(run)
         if on_start is not None:
             on_start(run.run_id)
+        plan = _Plan(run, loaded, source, config, by_role)
         return await _drive(
-            ws=ws,
-            ledger=ledger,
-            cache=cache,
-            run=run,
-            recipe=loaded,
-            source=source,
-            config=config,
-            endpoints=by_role,
-            executor=executor,
-            observer=observer,
-            audit=audit,
+            ws, ledger, cache, plan, executor=executor, observer=observer, audit=audit
         )
-    finally:
-        cache.close()
-        ledger.close()
 
 
 async def resume_run(
@@ -230,10 +235,7 @@ async def resume_run(
     here override by role. A run whose recipe file was loaded by path is loaded again from
     that path; one started from a Recipe object needs ``recipe``.
     """
-    ws = Workspace(workspace, create=False)
-    ledger = Ledger(ws.ledger_path)
-    cache = ResponseCache(ws.cache_path)
-    try:
+    with _opened(workspace, create=False) as (ws, ledger, cache):
         run = ledger.run(run_id)
         if run.status == "finished":
             return run_summary(ledger, ws, run_id)
@@ -261,22 +263,10 @@ async def resume_run(
                 given.model_copy(update={"model": stored.model}) if stored and keep_model else given
             )
         _check_roles(loaded, by_role)
+        plan = _Plan(run, loaded, source, config, by_role)
         return await _drive(
-            ws=ws,
-            ledger=ledger,
-            cache=cache,
-            run=run,
-            recipe=loaded,
-            source=source,
-            config=config,
-            endpoints=by_role,
-            executor=executor,
-            observer=observer,
-            audit=audit,
+            ws, ledger, cache, plan, executor=executor, observer=observer, audit=audit
         )
-    finally:
-        cache.close()
-        ledger.close()
 
 
 __all__ = ["resume_run", "run_recipe", "run_summary"]
