@@ -467,7 +467,10 @@ LOCATED = {
         """,
         5,
         "steps[1]",
-        ["exactly one of 'model', 'python', 'verify', 'judge' or 'sandbox'", "none of them"],
+        [
+            "exactly one of 'model', 'python', 'verify', 'judge', 'sandbox' or 'dedup'",
+            "none of them",
+        ],
     ),
     "step with two kinds": (
         """\
@@ -783,7 +786,7 @@ LOCATED = {
         """,
         3,
         "steps[0]",
-        ["'tier' applies only to verify, judge and sandbox steps"],
+        ["'tier' applies only to verify, judge, sandbox and dedup steps"],
     ),
     "verify python with extra options": (
         """\

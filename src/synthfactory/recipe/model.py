@@ -7,6 +7,7 @@ verifier steps on the verification pool).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Callable, Mapping
@@ -274,7 +275,87 @@ class VerificationPolicy:
         }
 
 
-Step = ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep
+#: Default similarity threshold per dedup method (exact needs none).
+DEDUP_THRESHOLDS: dict[str, float] = {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}
+
+
+@dataclass(frozen=True)
+class DedupStep:
+    """Drops an item whose ``field`` repeats an item already in the dataset (from this run
+    or any earlier one) or one that passed this step earlier in the run.
+
+    ``method``: ``exact`` (normalized content), ``minhash`` (near duplicates: estimated
+    Jaccard of word ``shingle``-grams at least ``threshold``, ``num_perm`` permutations) or
+    ``semantic`` (cosine of embeddings at least ``threshold``, from the endpoint of role
+    ``embedder``). A dropped item is rejected with the id of the item it repeats.
+
+    Put it after the checks that can still reject an item: an item is remembered as soon as
+    it passes this step. ``patience`` consecutive duplicates (per coverage category, or in
+    the whole run) mean the model has run out of new ideas there: that category, or the
+    run, stops instead of looping.
+    """
+
+    name: str
+    field: str
+    method: Literal["exact", "minhash", "semantic"] = "minhash"
+    threshold: float | None = None
+    num_perm: int = 128
+    shingle: int = 3
+    embedder: str = "embedder"
+    patience: int = 25
+    tier: str = "dedup"
+
+    # ``field`` is an attribute of this class, so name the dataclass helper in full.
+    kind: Literal["dedup"] = dataclasses.field(default="dedup", init=False)
+
+    @property
+    def effective_threshold(self) -> float:
+        """``threshold``, or the method's default."""
+        return self.threshold if self.threshold is not None else DEDUP_THRESHOLDS[self.method]
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        return {
+            "kind": "dedup",
+            "name": self.name,
+            "field": self.field,
+            "method": self.method,
+            "threshold": self.effective_threshold,
+            "num_perm": self.num_perm,
+            "shingle": self.shingle,
+            "embedder": self.embedder if self.method == "semantic" else None,
+            "patience": self.patience,
+        }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Coverage targets: at least ``targets[c]`` usable examples of each category ``c``.
+
+    ``field`` is the sampler field that asks for a category; the run steers it, drawing
+    under-filled categories in proportion to what they still need and never drawing a full
+    one. ``label`` is the payload path that says which category an item really is once
+    made (default ``field``; set it when the model may drift, e.g. ``answer.category``):
+    an item of a category that is already full is rejected, so no category overshoots.
+    ``targets`` may be one number for every category the sampler can draw.
+    """
+
+    field: str
+    targets: Mapping[str, int] | int
+    label: str | None = None
+
+    @property
+    def label_path(self) -> str:
+        """Where an item's category is read from."""
+        return self.label or self.field
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, for the recipe digest."""
+        targets = self.targets if isinstance(self.targets, int) else dict(self.targets)
+        return {"field": self.field, "targets": targets, "label": self.label_path}
+
+
+Step = ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep | DedupStep
 
 
 @dataclass(frozen=True)
@@ -302,11 +383,27 @@ class Recipe:
     version: str = "1"
     description: str = ""
     policy: VerificationPolicy = field(default_factory=VerificationPolicy)
+    coverage: Coverage | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        if self.coverage is not None:
+            object.__setattr__(self, "coverage", _expand_coverage(self))
         _validate(self)
+
+    @property
+    def targets(self) -> dict[str, int]:
+        """Coverage targets per category ({} without coverage)."""
+        if self.coverage is None:
+            return {}
+        assert not isinstance(self.coverage.targets, int)  # expanded in __post_init__
+        return dict(self.coverage.targets)
+
+    @property
+    def dedup_steps(self) -> tuple[DedupStep, ...]:
+        """The recipe's dedup steps, in order."""
+        return tuple(s for s in self.steps if isinstance(s, DedupStep))
 
     @property
     def dataset_name(self) -> str:
@@ -321,7 +418,11 @@ class Recipe:
     @property
     def roles(self) -> frozenset[str]:
         """Every endpoint role the recipe's model steps use."""
-        return frozenset(s.role for s in self.steps if isinstance(s, ModelStep | JudgeStep))
+        roles = {s.role for s in self.steps if isinstance(s, ModelStep | JudgeStep)}
+        roles.update(
+            s.embedder for s in self.steps if isinstance(s, DedupStep) and s.method == "semantic"
+        )
+        return frozenset(roles)
 
     def step(self, name: str) -> Step:
         """The step called ``name``."""
@@ -347,6 +448,7 @@ class Recipe:
             "seeds": [dict(s) for s in self.seeds],
             "steps": [s.describe() for s in self.steps],
             "policy": self.policy.describe(),
+            "coverage": None if self.coverage is None else self.coverage.describe(),
             "dataset": {
                 "name": self.dataset_name,
                 "fields": list(self.dataset.fields)
@@ -379,10 +481,12 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"{where}: a recipe needs at least one step")
     seen: set[str] = set()
     for step in recipe.steps:
-        if not isinstance(step, ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep):
+        if not isinstance(
+            step, ModelStep | PythonStep | VerifyStep | JudgeStep | SandboxStep | DedupStep
+        ):
             raise RecipeError(
-                f"{where}: {step!r} is not a ModelStep, PythonStep, VerifyStep, JudgeStep "
-                "or SandboxStep"
+                f"{where}: {step!r} is not a ModelStep, PythonStep, VerifyStep, JudgeStep, "
+                "SandboxStep or DedupStep"
             )
         if step.name in seen:
             raise RecipeError(f"{where}: two steps are called {step.name!r}")
@@ -418,11 +522,76 @@ def _validate(recipe: Recipe) -> None:
                 raise RecipeError(f"{where}, step {step.name!r}, rubric: {err}") from None
             if not 1 <= step.threshold <= 10:
                 raise RecipeError(f"{where}, step {step.name!r}: threshold must be 1..10")
+        elif isinstance(step, DedupStep):
+            _check_dedup(where, step)
         elif not callable(step.fn):
             raise RecipeError(f"{where}, step {step.name!r}: fn is not callable")
     for key, sampler in recipe.samplers.items():
         if not callable(sampler):
             raise RecipeError(f"{where}: sampler {key!r} is not callable")
+    _check_coverage(where, recipe)
+
+
+def _check_coverage(where: str, recipe: Recipe) -> None:
+    if recipe.coverage is not None:
+        if recipe.coverage.field not in recipe.samplers:
+            raise RecipeError(
+                f"{where}: coverage steers field {recipe.coverage.field!r}, which no sampler "
+                f"draws; samplers: {sorted(recipe.samplers)}"
+            )
+        if not recipe.targets:
+            raise RecipeError(f"{where}: coverage needs at least one category target")
+        bad = {c: n for c, n in recipe.targets.items() if not isinstance(n, int) or n < 0}
+        if bad:
+            raise RecipeError(f"{where}: coverage targets must be whole numbers >= 0: {bad}")
+    if recipe.dataset is not None and recipe.dataset.fields is not None:
+        for step in recipe.dedup_steps:
+            top = step.field.split(".")[0]
+            if top not in recipe.dataset.fields:
+                raise RecipeError(
+                    f"{where}, step {step.name!r}: dedups field {step.field!r}, but the "
+                    f"dataset does not keep {top!r}, so later runs could not compare "
+                    "against it; add it to the dataset's fields"
+                )
+
+
+def _check_dedup(where: str, step: DedupStep) -> None:
+    at = f"{where}, step {step.name!r}"
+    if step.method not in DEDUP_THRESHOLDS:
+        raise RecipeError(
+            f"{at}: unknown dedup method {step.method!r}; use exact, minhash or semantic"
+        )
+    if not step.field:
+        raise RecipeError(f"{at}: a dedup step needs the field to compare")
+    if step.threshold is not None and not 0.0 < step.threshold <= 1.0:
+        raise RecipeError(f"{at}: threshold must be in (0, 1], got {step.threshold}")
+    if step.num_perm < 16 or step.shingle < 1:
+        raise RecipeError(f"{at}: num_perm must be >= 16 and shingle >= 1")
+    if step.patience < 1:
+        raise RecipeError(f"{at}: patience must be >= 1")
+
+
+def _expand_coverage(recipe: Recipe) -> Coverage:
+    coverage = recipe.coverage
+    assert coverage is not None
+    if not isinstance(coverage.targets, int):
+        return Coverage(coverage.field, dict(coverage.targets), coverage.label)
+    sampler = recipe.samplers.get(coverage.field)
+    if sampler is None:
+        raise RecipeError(
+            f"recipe {recipe.name!r}: coverage steers field {coverage.field!r}, which no "
+            f"sampler draws; samplers: {sorted(recipe.samplers)}"
+        )
+    categories = getattr(sampler, "categories", None)
+    if not callable(categories):
+        raise RecipeError(
+            f"recipe {recipe.name!r}: coverage gives one target for every category of "
+            f"{coverage.field!r}, but its sampler does not list its categories (use choice, "
+            "weighted or taxonomy, or give targets per category)"
+        )
+    return Coverage(
+        coverage.field, {str(c): coverage.targets for c in categories()}, coverage.label
+    )
 
 
 def _check_schema(where: str, step: ModelStep) -> None:
@@ -437,9 +606,12 @@ def _check_schema(where: str, step: ModelStep) -> None:
 
 
 __all__ = [
+    "DEDUP_THRESHOLDS",
     "JUDGE_SCHEMA",
     "SAMPLING_PARAMS",
+    "Coverage",
     "Dataset",
+    "DedupStep",
     "JudgeStep",
     "ModelStep",
     "Payload",

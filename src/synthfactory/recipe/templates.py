@@ -31,6 +31,16 @@ def compile_template(source: str) -> jinja2.Template:
         raise ValueError(f"template syntax error on line {err.lineno}: {err.message}") from None
 
 
+@lru_cache(maxsize=256)
+def compile_expression(source: str) -> Any:
+    """Compile a Jinja expression (``level != 'hard' or topic in ['a', 'b']``), sandboxed;
+    raises ``ValueError`` on a syntax error. Call the result with the names it uses."""
+    try:
+        return _environment().compile_expression(source, undefined_to_none=False)
+    except jinja2.TemplateSyntaxError as err:
+        raise ValueError(f"expression syntax error: {err.message}") from None
+
+
 def render(source: str, payload: dict[str, Any]) -> str:
     """Render ``source`` with the payload's fields; a missing field raises ``ValueError``."""
     try:

@@ -24,7 +24,7 @@ import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -41,7 +41,9 @@ from synthfactory.errors import RecipeError
 from synthfactory.recipe.checks import CHECKS, build_check
 from synthfactory.recipe.model import (
     SAMPLING_PARAMS,
+    Coverage,
     Dataset,
+    DedupStep,
     JudgeStep,
     ModelStep,
     PythonStep,
@@ -51,13 +53,35 @@ from synthfactory.recipe.model import (
     VerificationPolicy,
     VerifyStep,
 )
-from synthfactory.recipe.samplers import choice, randint, uniform, weighted
+from synthfactory.recipe.samplers import (
+    Constraint,
+    choice,
+    combine,
+    lognormal,
+    normal,
+    randint,
+    uniform,
+    weighted,
+)
+from synthfactory.recipe.seed_data import personas, rows
+from synthfactory.recipe.taxonomy import taxonomy
 from synthfactory.recipe.templates import compile_template
 
 KeyPath = tuple[str | int, ...]
 
-_STEP_KINDS = ("model", "python", "verify", "judge", "sandbox")
-_SAMPLER_KINDS = ("choice", "weighted", "randint", "uniform")
+_STEP_KINDS = ("model", "python", "verify", "judge", "sandbox", "dedup")
+_SAMPLER_KINDS = (
+    "choice",
+    "weighted",
+    "randint",
+    "uniform",
+    "normal",
+    "lognormal",
+    "taxonomy",
+    "personas",
+    "rows",
+    "combine",
+)
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: How many further problems a shape error lists after the first one.
@@ -127,6 +151,29 @@ class _SandboxSpec(_Spec):
         return value
 
 
+class _DedupSpec(_Spec):
+    field: str = Field(min_length=1)
+    method: Literal["exact", "minhash", "semantic"] = "minhash"
+    threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    num_perm: int = Field(default=128, ge=16)
+    shingle: int = Field(default=3, ge=1)
+    embedder: str = Field(default="embedder", min_length=1)
+    patience: int = Field(default=25, ge=1)
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _int_threshold(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+
+class _CoverageSpec(_Spec):
+    field: str = Field(min_length=1)
+    targets: int | dict[str, int]
+    label: str | None = Field(default=None, min_length=1)
+
+
 class _PolicySpec(_Spec):
     sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     sampled_tiers: list[str] = Field(default_factory=lambda: ["sandbox"])
@@ -147,6 +194,7 @@ class _StepSpec(_Spec):
     verify: dict[str, Any] | None = None
     judge: _JudgeSpec | None = None
     sandbox: _SandboxSpec | None = None
+    dedup: _DedupSpec | None = None
     output: str | None = Field(default=None, min_length=1)
     tier: str | None = Field(default=None, min_length=1)
 
@@ -157,15 +205,15 @@ class _StepSpec(_Spec):
             has = "none of them" if not kinds else "both " + " and ".join(repr(k) for k in kinds)
             raise PydanticCustomError(
                 "step_kind",
-                "a step needs exactly one of 'model', 'python', 'verify', 'judge' or "
-                "'sandbox'; this one has {has}",
+                "a step needs exactly one of 'model', 'python', 'verify', 'judge', "
+                "'sandbox' or 'dedup'; this one has {has}",
                 {"has": has},
             )
         if self.output is not None and self.model is None:
             raise PydanticCustomError("step_option", "'output' applies only to model steps")
-        if self.tier is not None and not (self.verify or self.judge or self.sandbox):
+        if self.tier is not None and not (self.verify or self.judge or self.sandbox or self.dedup):
             raise PydanticCustomError(
-                "step_option", "'tier' applies only to verify, judge and sandbox steps"
+                "step_option", "'tier' applies only to verify, judge, sandbox and dedup steps"
             )
         return self
 
@@ -185,6 +233,7 @@ class _RecipeSpec(_Spec):
     steps: list[_StepSpec] = Field(min_length=1)
     dataset: _DatasetSpec | None = None
     policy: _PolicySpec | None = None
+    coverage: _CoverageSpec | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -501,6 +550,9 @@ class _Builder:
                 )
                 if spec.policy is not None
                 else VerificationPolicy(),
+                coverage=Coverage(spec.coverage.field, spec.coverage.targets, spec.coverage.label)
+                if spec.coverage is not None
+                else None,
             )
         except RecipeError as err:
             # Everything the Recipe checks with a location is checked above; what is left
@@ -509,8 +561,10 @@ class _Builder:
 
     # -- samplers and seeds
 
-    def _sampler(self, key: str, spec: Mapping[str, Any]) -> Callable[..., Any]:
-        at: KeyPath = ("samplers", key)
+    def _sampler(
+        self, key: str, spec: Mapping[str, Any], where: KeyPath | None = None
+    ) -> Callable[..., Any]:
+        at: KeyPath = where or ("samplers", key)
         if len(spec) != 1:
             got = ", ".join(repr(k) for k in spec) or "none"
             raise self.source.error(
@@ -536,13 +590,74 @@ class _Builder:
             if kind == "uniform":
                 low, high = _pair(args, kind, int_only=False)
                 return uniform(float(low), float(high))
+            return self._data_sampler(at, kind, args)
         except ValueError as err:
             raise self.source.error(at, str(err)) from None
+        except KeyError:
+            pass
         raise self.source.error(
             at,
             f"unknown sampler kind {str(kind)!r}{_did_you_mean(str(kind), _SAMPLER_KINDS)}; "
             f"known kinds: {', '.join(_SAMPLER_KINDS)}",
         )
+
+    def _data_sampler(self, at: KeyPath, kind: str, args: Any) -> Callable[..., Any]:
+        """The samplers over distributions, trees, records and combinations."""
+        if kind in ("normal", "lognormal"):
+            if not isinstance(args, dict) or not {"mean", "std"} <= set(args):
+                raise ValueError(f"{kind} takes {{mean: M, std: S}} and optional low, high, digits")
+            unknown = set(args) - {"mean", "std", "low", "high", "digits"}
+            if unknown:
+                raise ValueError(f"{kind}: unknown option(s) {sorted(unknown)}")
+            if not all(_is_number(args[k]) for k in args if k != "digits"):
+                raise ValueError(f"{kind}: mean, std, low and high must be numbers")
+            make = normal if kind == "normal" else lognormal
+            bounds = {k: float(args[k]) for k in ("low", "high") if k in args}
+            return make(args["mean"], args["std"], digits=args.get("digits"), **bounds)
+        if kind == "taxonomy":
+            if isinstance(args, str):
+                return taxonomy(self.base_dir / args)
+            if isinstance(args, dict) and ("file" in args or "tree" in args):
+                tree = self.base_dir / args["file"] if "file" in args else args["tree"]
+                return taxonomy(tree, by=args.get("by", "leaf"), sep=args.get("sep", "/"))
+            raise ValueError(
+                "taxonomy takes a file name, or {tree: {...}} / {file: F} with optional by, sep"
+            )
+        if kind == "personas":
+            if isinstance(args, str):
+                return personas(self.base_dir / args)
+            if isinstance(args, list):
+                return personas(args)
+            raise ValueError("personas takes a list of mappings or a .jsonl/.parquet file name")
+        if kind == "rows":
+            if isinstance(args, str):
+                return rows(self.base_dir / args)
+            if isinstance(args, dict) and "path" in args:
+                return rows(self.base_dir / args["path"], fields=args.get("fields"))
+            raise ValueError("rows takes a file name, or {path: F, fields: [...]}")
+        if kind == "combine":
+            if not isinstance(args, dict) or not isinstance(args.get("fields"), dict):
+                raise ValueError(
+                    "combine takes {fields: {name: sampler, ...}, where: [expression, ...]}"
+                )
+            fields = {
+                name: self._sampler(name, sub, (*at, "fields", name))
+                if isinstance(sub, dict)
+                else self._not_a_sampler((*at, "fields", name))
+                for name, sub in args["fields"].items()
+            }
+            where = args.get("where") or []
+            if not isinstance(where, list) or not all(isinstance(w, str) for w in where):
+                raise ValueError("combine: where takes a list of expressions")
+            return combine(
+                fields,
+                where=[Constraint(w) for w in where],
+                max_tries=int(args.get("max_tries", 1000)),
+            )
+        raise KeyError(kind)
+
+    def _not_a_sampler(self, at: KeyPath) -> Callable[..., Any]:
+        raise self.source.error(at, "each combined field is a sampler, e.g. {choice: [a, b]}")
 
     def _seeds(self, seeds: Any) -> tuple[dict[str, Any], ...]:
         if seeds is None:
@@ -621,6 +736,19 @@ class _Builder:
                 raise self.source.error((*at, "sandbox", "code"), f"Jinja {err}") from None
             return SandboxStep(
                 spec.name, spec.sandbox.code, spec.sandbox.timeout_s, spec.tier or "sandbox"
+            )
+        if spec.dedup is not None:
+            d = spec.dedup
+            return DedupStep(
+                spec.name,
+                d.field,
+                d.method,
+                d.threshold,
+                num_perm=d.num_perm,
+                shingle=d.shingle,
+                embedder=d.embedder,
+                patience=d.patience,
+                tier=spec.tier or "dedup",
             )
         return self._verify_step(at, spec, spec.verify or {})
 

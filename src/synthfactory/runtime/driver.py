@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from synthfactory.errors import (
     CacheMissError,
     Fatal,
     ModelRequestError,
+    NotFoundError,
     RecipeError,
     SynthFactoryError,
     TransientModelError,
@@ -36,6 +38,7 @@ from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource
 from synthfactory.recipe.model import (
+    DedupStep,
     JudgeStep,
     ModelStep,
     PythonStep,
@@ -47,8 +50,10 @@ from synthfactory.recipe.model import (
 from synthfactory.recipe.render import render_request
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.dedup_gate import DedupGate, build_index, dedup_text, stored_texts
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
+from synthfactory.runtime.steering import Steering
 from synthfactory.runtime.summary import run_summary
 from synthfactory.runtime.tiers import is_escalated, skipped_entry, verdict_entry
 from synthfactory.store import DatasetStore
@@ -119,6 +124,12 @@ class RunDriver:
         self._tally = _Tally()
         self._next_index = 0
         self._last_version: int | None = None
+        self._steering = (
+            Steering(recipe.coverage, recipe.targets) if recipe.coverage is not None else None
+        )
+        self._gates: dict[str, DedupGate] = {}
+        # Why admission stopped early (a run that keeps repeating itself), if it did.
+        self._dry: str | None = None
 
     # -- the run ---------------------------------------------------------------------
 
@@ -134,8 +145,17 @@ class RunDriver:
                 await self._run_items()
             finally:
                 await self.executor.close()
-            if self._tally.stored >= self.config.target:
+            if self._dry is not None:
+                status = "exhausted"
+                message = (
+                    f"{self._dry}; stored {self._tally.stored} of {self.config.target}. "
+                    "Widen the samplers or the prompt, or raise the temperature"
+                )
+            elif self._tally.stored >= self.config.target:
                 status = "finished"
+            elif self._steering is not None and self._steering.exhausted:
+                status = "exhausted"
+                message = "; ".join(self._steering.exhausted.values())
             else:
                 status = "exhausted"
                 message = (
@@ -168,7 +188,12 @@ class RunDriver:
         self._load_tally()
         await self._reconcile()
         self._next_index = self.ledger.next_index(self.run.run_id)
-        for item in self.ledger.items(self.run.run_id, ["active"]):
+        active = self.ledger.items(self.run.run_id, ["active"])
+        await self._open_gates(active)
+        if self._steering is not None:
+            made = self.ledger.items(self.run.run_id, ["passed", "stored"])
+            self._steering.restore([i.payload for i in made], [i.payload for i in active])
+        for item in active:
             self._spawn(item)
         helpers = [asyncio.create_task(self._flush_loop())]
         if self.observer is not None:
@@ -183,9 +208,9 @@ class RunDriver:
                     usable + len(self._tasks) < self.config.target
                     and self._next_index < self.config.item_budget
                     and len(self._tasks) < self.config.max_in_flight
+                    and self._dry is None
                 )
-                if can_admit:
-                    self._admit()
+                if can_admit and self._admit():
                     admitted_this_turn += 1
                     if admitted_this_turn >= 64:
                         # Let admitted items start their requests before admitting more.
@@ -205,14 +230,22 @@ class RunDriver:
             if self.observer is not None:
                 self.observer(self.progress())
 
-    def _admit(self) -> None:
+    def _admit(self) -> bool:
         index = self._next_index
-        self._next_index += 1
         seed = derive_seed(self.config.seed, index)
+        category = None
+        if self._steering is not None:
+            category = self._steering.choose(random.Random(derive_seed(seed, "coverage")))
+            if category is None:
+                return False  # every open category has enough in flight; wait for one
+        self._next_index += 1
         try:
             payload = self.recipe.initial_payload(index, seed)
         except Exception as err:
             raise RecipeError(f"recipe {self.recipe.name!r}: a sampler raised {err!r}") from None
+        if self._steering is not None:
+            payload[self._steering.coverage.field] = category
+            self._steering.admitted(payload)
         item = ItemRecord(
             item_id=f"{self.run.run_id}-{index:06d}",
             run_id=self.run.run_id,
@@ -224,6 +257,7 @@ class RunDriver:
         )
         self.ledger.add_item(item)
         self._spawn(item)
+        return True
 
     def _spawn(self, item: ItemRecord) -> None:
         task = asyncio.create_task(self._process(item))
@@ -242,10 +276,19 @@ class RunDriver:
     # -- one item ----------------------------------------------------------------------
 
     async def _process(self, item: ItemRecord) -> None:
+        try:
+            await self._walk(item)
+        finally:
+            if self._steering is not None:
+                self._steering.finished(item.payload)
+
+    async def _walk(self, item: ItemRecord) -> None:
         steps = self.recipe.steps
         while item.next_step < len(steps):
             step = steps[item.next_step]
-            if isinstance(step, ModelStep):
+            if isinstance(step, DedupStep):
+                ok = self._gate_category(item) and await self._dedup_step(item, step)
+            elif isinstance(step, ModelStep):
                 ok = await self._model_step(item, step)
             elif isinstance(step, PythonStep):
                 ok = await self._cpu_step(item, step.name)
@@ -262,6 +305,11 @@ class RunDriver:
                 return
             item.next_step += 1
             self.ledger.save_item(item)
+        if not self._gate_category(item, count=True):
+            self.ledger.save_item(item)
+            if self.audit is not None:
+                self.audit.decision(item, accepted=False, finished=time.time())
+            return
         item.state = "passed"
         self.ledger.save_item(item)
         if self.audit is not None:
@@ -371,6 +419,110 @@ class RunDriver:
             item,
             f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
         )
+
+    def _gate_category(self, item: ItemRecord, *, count: bool = False) -> bool:
+        """With coverage: turn away an item whose category is full (or unknown). ``count``
+        counts it towards its category: only when it passes."""
+        if self._steering is None:
+            return True
+        if count:
+            reason = self._steering.accept(item.payload)
+        else:
+            label = self._steering.label(item.payload)
+            full = label is not None and self._steering.usable[label] >= (
+                self._steering.targets.get(label, 0)
+            )
+            reason = f"coverage: category {label!r} is full" if full else None
+        if reason is None:
+            return True
+        return self._apply_verdict(item, "coverage", Verdict.reject(reason, tier="coverage"))
+
+    async def _dedup_step(self, item: ItemRecord, step: DedupStep) -> bool:
+        started = time.time()
+        text = dedup_text(item.payload, step.field)
+        if text is None:
+            return self._fail(item, f"step {step.name!r}: the item has no field {step.field!r}")
+        gate = self._gates[step.name]
+        try:
+            duplicate = await gate.check(item.item_id, text)
+        except Exception as err:
+            raise SynthFactoryError(f"dedup step {step.name!r} failed: {err}") from err
+        if duplicate is None:
+            verdict = Verdict.ok(tier=step.tier)
+            if self._steering is not None:
+                self._steering.fresh(item.payload)
+        else:
+            verdict = Verdict(
+                "fail",
+                f"duplicate of {duplicate.of} ({duplicate.method}, similarity "
+                f"{duplicate.similarity:.3f})",
+                step.tier,
+                {
+                    "duplicate_of": duplicate.of,
+                    "method": duplicate.method,
+                    "similarity": round(duplicate.similarity, 6),
+                },
+            )
+            self._note_repeat(item, step, gate)
+        self._attempt(
+            item,
+            step,
+            0,
+            verdict.status,
+            started=started,
+            error=verdict.reason or None,
+            verdict=verdict,
+        )
+        return self._apply_verdict(item, step.name, verdict)
+
+    def _note_repeat(self, item: ItemRecord, step: DedupStep, gate: DedupGate) -> None:
+        """Count a duplicate towards giving up: on its category, or on the whole run."""
+        if self._steering is not None:
+            message = self._steering.repeat(item.payload, step.patience)
+            if message is not None:
+                log.warning("%s", message)
+            return
+        if gate.repeats >= step.patience and self._dry is None:
+            self._dry = (
+                f"the model keeps repeating itself: the last {gate.repeats} items step "
+                f"{step.name!r} checked were all duplicates"
+            )
+            log.warning("%s; no new items will be started", self._dry)
+
+    async def _open_gates(self, active: list[ItemRecord]) -> None:
+        """Build each dedup step's index and fill it with what is already stored (every
+        run's rows in the dataset) and this run's items past the step but not stored."""
+        steps = self.recipe.dedup_steps
+        if not steps:
+            return
+        try:
+            table = await asyncio.to_thread(self.store.read)
+            rows = table.to_pylist()
+        except NotFoundError:
+            rows = []
+        passed = self.ledger.items(self.run.run_id, ["passed"])
+        for step in steps:
+            position = self.recipe.steps.index(step)
+            index = await asyncio.to_thread(build_index, step, self._embedder(step))
+            gate = DedupGate(step, index, blocking=step.method == "semantic")
+            keys, texts = stored_texts(rows, step.field)
+            stored_ids = set(keys)
+            for item in sorted([*passed, *active], key=lambda i: i.index):
+                if item.item_id in stored_ids or item.next_step <= position:
+                    continue
+                text = dedup_text(item.payload, step.field)
+                if text is not None:
+                    keys.append(item.item_id)
+                    texts.append(text)
+            await asyncio.to_thread(gate.seed, keys, texts)
+            self._gates[step.name] = gate
+
+    def _embedder(self, step: DedupStep) -> Any:
+        if step.method != "semantic":
+            return None
+        from synthfactory.dedup.embedders import embedder_for
+
+        return embedder_for(self.endpoints[step.embedder])
 
     def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
         """Apply the verification policy; record a skip and return True if the tier is off."""

@@ -75,6 +75,7 @@ class RunSummary:
     dataset_uri: str
     dataset_version: int | None
     tiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diversity: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

@@ -24,6 +24,7 @@ from synthfactory.recipe.loader import RecipeSource, resolve_recipe
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.audit import AuditRecorder, audit_manifest, open_workspace_log
 from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.diversity import diversity_plan
 from synthfactory.runtime.driver import RunDriver
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import ProgressObserver, RunSummary
@@ -126,6 +127,22 @@ async def _drive(
             driver.audit.close()
 
 
+def _with_coverage(recipe: Recipe, config: RunConfig) -> RunConfig:
+    """With coverage targets, the run's target is their sum: the run ends when every
+    category is filled (or has run dry), whatever ``--target`` said."""
+    if recipe.coverage is None:
+        return config
+    total = sum(recipe.targets.values())
+    if total == config.target:
+        return config
+    try:
+        return RunConfig(**{**config.model_dump(), "target": total})
+    except ValueError as err:
+        raise ConfigError(
+            f"recipe {recipe.name!r} asks for {total} examples across its coverage targets: {err}"
+        ) from None
+
+
 @contextlib.contextmanager
 def _opened(
     workspace: str | Path, *, create: bool
@@ -186,6 +203,7 @@ async def run_recipe(
                     )
                 by_role[role] = EndpointConfig(**previous[role])
         _check_roles(loaded, by_role)
+        config = _with_coverage(loaded, config)
         if not config.replay:
             by_role = await _resolve_models(by_role)
         dataset = config.dataset or loaded.dataset_name
@@ -201,6 +219,7 @@ async def run_recipe(
                 "run": config.model_dump(),
                 "endpoints": {r: e.public_dict() for r, e in by_role.items()},
                 "audit": audit_manifest(ws) if audit else None,
+                "diversity": diversity_plan(loaded),
             },
             status="created",
             message="",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthfactory.ledger import Ledger
+from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
 from synthfactory.runtime.tiers import tier_stats
 from synthfactory.workspace import Workspace
@@ -41,6 +42,7 @@ def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary
         dataset_uri=workspace.dataset_uri(run.dataset),
         dataset_version=commits[-1][1] if commits else None,
         tiers=tier_stats(ledger.verdicts(run_id)),
+        diversity=diversity_report(ledger, run_id, run.config.get("diversity")),
     )
 
 
