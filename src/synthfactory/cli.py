@@ -92,6 +92,11 @@ def _endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[lis
         for index, spec in enumerate(specs or []):
             role, _, rest = spec.partition("=")
             target, _, options = rest.partition(",")
+            if target.strip() == "local:minilm":
+                from synthfactory.runtime.dedup_gate import local_embedder_endpoint
+
+                configs[index] = local_embedder_endpoint(role.strip())
+                continue
             if target.strip().startswith("local:"):
                 local.append((index, spec))
                 continue
@@ -128,14 +133,17 @@ def _default_endpoints(recipe: str, replay: bool) -> list[str]:
     from synthfactory.local.endpoints import DEFAULT_LOCAL_MODEL, default_local_specs
     from synthfactory.recipe.loader import resolve_recipe
 
-    roles = resolve_recipe(recipe)[0].roles
+    loaded = resolve_recipe(recipe)[0]
+    embedders = {s.embedder for s in loaded.dedup_steps if s.method == "semantic"}
+    roles = loaded.roles - embedders
     if roles:
         _stderr().print(
             f"no --endpoint given: using the embedded model local:{DEFAULT_LOCAL_MODEL} for "
             f"{', '.join(sorted(roles))} (point a role elsewhere with --endpoint ROLE=URL)",
             highlight=False,
         )
-    return default_local_specs(roles)
+    # Semantic dedup embeds with all-MiniLM-L6-v2 in process (the embed extra).
+    return default_local_specs(roles) + [f"{role}=local:minilm" for role in sorted(embedders)]
 
 
 def _with_key(config: EndpointConfig) -> EndpointConfig:

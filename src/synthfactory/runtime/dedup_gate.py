@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.checks import get_path
 from synthfactory.recipe.model import DedupStep
 
@@ -44,6 +45,31 @@ def row_text(row: Mapping[str, Any], path: str) -> str | None:
         except orjson.JSONDecodeError:
             return None
     return dedup_text({head: value}, path)
+
+
+#: ``--endpoint ROLE=local:minilm``: all-MiniLM-L6-v2 in process (the ``embed`` extra).
+LOCAL_EMBEDDER = "local:minilm"
+
+
+def embedder_for(endpoint: EndpointConfig) -> Embedder:
+    """The embedder behind an endpoint: the local MiniLM model, or ``/v1/embeddings``."""
+    from synthfactory.dedup.embedders import MiniLMEmbedder, OpenAIEmbedder
+
+    if endpoint.origin == LOCAL_EMBEDDER:
+        return MiniLMEmbedder()
+    return OpenAIEmbedder(endpoint.url, endpoint.model or "default", endpoint.api_key)
+
+
+def local_embedder_endpoint(role: str) -> EndpointConfig:
+    """The endpoint config that stands for the in-process MiniLM embedder (no server: the
+    URL is never called, and says so)."""
+    return EndpointConfig(
+        role=role,
+        url="http://127.0.0.1/in-process-minilm",
+        model="sentence-transformers/all-MiniLM-L6-v2",
+        origin=LOCAL_EMBEDDER,
+        license="Apache-2.0",
+    )
 
 
 def build_index(step: DedupStep, embedder: Embedder | None) -> DedupIndex:
@@ -145,4 +171,13 @@ def stored_texts(rows: Iterable[Mapping[str, Any]], path: str) -> tuple[list[str
     return keys, texts
 
 
-__all__ = ["DedupGate", "build_index", "dedup_text", "row_text", "stored_texts"]
+__all__ = [
+    "LOCAL_EMBEDDER",
+    "DedupGate",
+    "build_index",
+    "dedup_text",
+    "embedder_for",
+    "local_embedder_endpoint",
+    "row_text",
+    "stored_texts",
+]

@@ -50,7 +50,13 @@ from synthfactory.recipe.model import (
 from synthfactory.recipe.render import render_request
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
-from synthfactory.runtime.dedup_gate import DedupGate, build_index, dedup_text, stored_texts
+from synthfactory.runtime.dedup_gate import (
+    DedupGate,
+    build_index,
+    dedup_text,
+    embedder_for,
+    stored_texts,
+)
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
 from synthfactory.runtime.steering import Steering
@@ -520,8 +526,6 @@ class RunDriver:
     def _embedder(self, step: DedupStep) -> Any:
         if step.method != "semantic":
             return None
-        from synthfactory.dedup.embedders import embedder_for
-
         return embedder_for(self.endpoints[step.embedder])
 
     def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
