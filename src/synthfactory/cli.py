@@ -445,6 +445,7 @@ def export(
 
 
 def _mount_subcommands() -> None:
+    from synthfactory.dedup.cli import dedup
     from synthfactory.provenance.cli import app as audit_app
     from synthfactory.provenance.cli import explain as explain_item
     from synthfactory.sandbox.cli import app as sandbox_app
@@ -452,6 +453,7 @@ def _mount_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(sandbox_app, name="sandbox")
     app.command("explain")(explain_item)
+    app.command("dedup")(dedup)
 
 
 _mount_subcommands()

@@ -1,10 +1,10 @@
 """A fake OpenAI-compatible chat-completions server for tests and benchmarks.
 
 The server speaks just enough of the OpenAI HTTP API (``POST /v1/chat/completions``,
-``GET /v1/models``) for a client to be exercised end to end over real loopback HTTP, with
-knobs for the failures a real endpoint produces: latency, HTTP 500, HTTP 429 with
-``Retry-After``, hung requests, broken JSON and a whole endpoint going down.  JSON-mode
-answers come from :mod:`synthfactory.testing.fake_json`.
+``POST /v1/embeddings``, ``GET /v1/models``) for a client to be exercised end to end over
+real loopback HTTP, with knobs for the failures a real endpoint produces: latency, HTTP
+500, HTTP 429 with ``Retry-After``, hung requests, broken JSON and a whole endpoint going
+down.  JSON-mode answers come from :mod:`synthfactory.testing.fake_json`.
 
 Besides random 429s (``rate_429``) there is a real rate limiter: a token bucket of
 ``rate_limit_burst`` tokens, refilled at ``rate_limit_rps`` per second and starting full.  A
@@ -29,6 +29,11 @@ or as a separate process, so that it does not share the client's CPU::
 A server in another process is driven over HTTP: ``GET /_fake/stats`` returns
 :class:`FakeStats` as JSON, ``POST /_fake/config`` updates knobs (see
 :meth:`FakeServerConfig.update`) and ``POST /_fake/reset_stats`` zeroes the counters.
+
+Embeddings (see :func:`fake_embedding`) are a hashed bag of words, L2-normalized: equal
+texts get equal vectors, texts sharing most words get close ones, and nothing else is
+modelled (paraphrases with other words are far apart). They pass through the ``down``, rate
+limiter, 500 and latency knobs like chat requests, but are not counted in :class:`FakeStats`.
 
 Answers are deterministic: the content depends only on the *request key* (see
 :func:`request_key`) and on the scripts, and the random knobs draw from
@@ -62,7 +67,7 @@ from aiohttp import web
 
 from .fake_json import break_json, fake_json_for_schema
 
-__all__ = ["FakeServer", "FakeServerConfig", "FakeStats", "main", "request_key"]
+__all__ = ["FakeServer", "FakeServerConfig", "FakeStats", "fake_embedding", "main", "request_key"]
 
 # A stopped fake should look like an endpoint that went away, not one that drains politely:
 # in-flight requests (including hung ones) get this long before they are cancelled.
@@ -73,6 +78,9 @@ _BACKLOG: Final = 1024
 _KEY_FIELDS: Final = ("messages", "seed", "model", "response_format")
 _OK_HEADERS: Final = {"x-ratelimit-remaining-requests": "1000"}
 _JSON: Final = "application/json"
+#: Vector length of fake embeddings unless the request asks for ``dimensions``.
+FAKE_EMBEDDING_DIM: Final = 256
+_WORD: Final = re.compile(r"\w+")
 
 
 @dataclass
@@ -219,6 +227,19 @@ def request_key(body: Mapping[str, Any]) -> str:
     """
     subset = {name: body[name] for name in _KEY_FIELDS if name in body}
     return hashlib.sha256(orjson.dumps(subset, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def fake_embedding(text: str, dim: int = FAKE_EMBEDDING_DIM) -> list[float]:
+    """The fake server's embedding of ``text``: each lower-cased word adds +-1 to a bucket
+    chosen by its BLAKE2b hash; the sum is L2-normalized (an empty text gives bucket 0)."""
+    vector = [0.0] * dim
+    for word in _WORD.findall(text.lower()):
+        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+        vector[(digest >> 1) % dim] += 1.0 if digest & 1 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector))
+    if norm == 0.0:
+        vector[0], norm = 1.0, 1.0
+    return [value / norm for value in vector]
 
 
 def _estimate_tokens(text: str) -> int:
@@ -398,6 +419,7 @@ class _FakeEndpoint:
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         app.router.add_get("/_fake/stats", self._get_stats)
@@ -523,6 +545,44 @@ class _FakeEndpoint:
             document = fake_json_for_schema(chat.schema, chat.key)
         text = orjson.dumps(document).decode()
         return break_json(text) if self._roll(config.invalid_json_rate) else text
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _error(400, f"request body is not valid JSON: {exc}", "invalid_request_error")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return _error(
+                400, "'input' must be a string or an array of strings", "invalid_request_error"
+            )
+        dim = body.get("dimensions", FAKE_EMBEDDING_DIM)
+        if type(dim) is not int or dim < 1:
+            return _error(400, "'dimensions' must be a positive integer", "invalid_request_error")
+        config = self.config
+        if config.down:
+            return _error(503, "the fake endpoint is down", "service_unavailable")
+        limited = self._rate_limit(config)
+        if limited is not None:
+            return limited
+        if self._roll(config.error_rate):
+            return _error(500, "injected server error", "server_error")
+        if config.latency_s > 0:
+            await asyncio.sleep(config.latency_s)
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(text, dim)}
+            for i, text in enumerate(texts)
+        ]
+        tokens = sum(_estimate_tokens(text) for text in texts)
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model") or config.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return web.Response(body=orjson.dumps(payload), content_type=_JSON)
 
     async def _models(self, request: web.Request) -> web.Response:
         payload = {"object": "list", "data": [{"id": self.config.model, "object": "model"}]}
