@@ -27,6 +27,7 @@ from synthfactory.ledger import ItemRecord
 from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.provenance import (
+    DedupDecision,
     DirectoryWitness,
     ProvenanceRecord,
     SqliteAuditLog,
@@ -313,4 +314,19 @@ class AuditRecorder:
                 for v in item.verdicts
             ),
             error=item.error[:500] if item.error else None,
+            dedup=_dedup_decision(item.verdicts, {s.name for s in self._recipe.dedup_steps}),
         )
+
+
+def _dedup_decision(verdicts: list[dict[str, Any]], steps: set[str]) -> DedupDecision | None:
+    """What the item's last dedup step decided (None if it reached none)."""
+    for v in reversed(verdicts):
+        details = v.get("details") or {}
+        if v.get("step") not in steps or "method" not in details:
+            continue
+        if v.get("status") == "pass":
+            return DedupDecision("unique", details["method"])
+        return DedupDecision(
+            "duplicate", details["method"], details.get("duplicate_of"), details.get("similarity")
+        )
+    return None

@@ -113,16 +113,20 @@ def text_spread(texts: Sequence[str], *, field: str = "", vectors: Any = None) -
     out: dict[str, Any] = {
         "field": field,
         "examples": len(texts),
-        "distinct_1": diversity.distinct_n(texts, 1),
-        "distinct_2": diversity.distinct_n(texts, 2),
-        "distinct_3": diversity.distinct_n(texts, 3),
+        "distinct_1": round(diversity.distinct_n(texts, 1), 6),
+        "distinct_2": round(diversity.distinct_n(texts, 2), 6),
+        "distinct_3": round(diversity.distinct_n(texts, 3), 6),
     }
     if len(sample) >= 2:
         if vectors is None:
             vectors = lexical_vectors(sample)
             out["vectors"] = "lexical (hashed word 1-2 grams)"
-        out["dispersion"] = diversity.embedding_dispersion(vectors)
-        out["nn_similarity_histogram"] = diversity.nn_similarity_histogram(vectors)
+        out["dispersion"] = round(diversity.embedding_dispersion(vectors), 6)
+        counts, edges = diversity.nn_similarity_histogram(vectors)
+        out["nn_similarity_histogram"] = {
+            "edges": [round(float(e), 3) for e in edges],
+            "counts": [int(c) for c in counts],
+        }
     return out
 
 

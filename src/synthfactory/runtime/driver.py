@@ -454,7 +454,7 @@ class RunDriver:
         except Exception as err:
             raise SynthFactoryError(f"dedup step {step.name!r} failed: {err}") from err
         if duplicate is None:
-            verdict = Verdict.ok(tier=step.tier)
+            verdict = Verdict("pass", "", step.tier, {"method": step.method})
             if self._steering is not None:
                 self._steering.fresh(item.payload)
         else:
@@ -490,7 +490,7 @@ class RunDriver:
             return
         if gate.repeats >= step.patience and self._dry is None:
             self._dry = (
-                f"the model keeps repeating itself: the last {gate.repeats} items step "
+                f"the model keeps repeating itself: the last {step.patience} items step "
                 f"{step.name!r} checked were all duplicates"
             )
             log.warning("%s; no new items will be started", self._dry)
