@@ -218,10 +218,43 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
             counts = [str(s[k]) for k in ("ran", "passed", "failed", "skipped")]
             tiers.add_row(tier, *counts, rate, f"{s['cpu_s']:.2f}", f"${s['cost']:.4f}")
         out.print(tiers)
+    _print_diversity(out, summary.diversity)
     if summary.message:
         out.print(summary.message, highlight=False)
     if summary.status != "finished":
         out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
+
+
+def _print_diversity(out: Console, report: dict[str, Any], rows: int = 20) -> None:
+    coverage = report.get("coverage") or {}
+    if coverage:
+        table = Table(title="coverage")
+        for column in ("category", "target", "usable", "short", "turned away"):
+            table.add_column(column)
+        # The categories furthest from their targets first: those are what to look at.
+        ordered = sorted(coverage.items(), key=lambda kv: (-kv[1]["short"], kv[0]))
+        for category, c in ordered[:rows]:
+            table.add_row(
+                category, *(str(c[k]) for k in ("target", "usable", "short", "turned_away"))
+            )
+        if len(ordered) > rows:
+            table.add_row(f"... {len(ordered) - rows} more", "", "", "", "")
+        out.print(table)
+    for step, d in (report.get("dedup") or {}).items():
+        rate = "-" if d["drop_rate"] is None else f"{d['drop_rate']:.0%}"
+        out.print(
+            f"dedup {step} ({d['method']} on {d['field']}): {d['dropped']} of {d['checked']} "
+            f"dropped ({rate})",
+            highlight=False,
+        )
+    text = report.get("text")
+    if text:
+        spread = f", dispersion {text['dispersion']:.3f}" if "dispersion" in text else ""
+        out.print(
+            f"diversity of {text['field']}: distinct-1 {text['distinct_1']:.3f}, "
+            f"distinct-2 {text['distinct_2']:.3f}{spread}",
+            highlight=False,
+        )
 
 
 def _drive(coro_factory: Any, *, as_json: bool, workspace: Path, hint: str | None = None) -> None:

@@ -118,3 +118,19 @@ def test_a_second_run_into_the_dataset_fills_its_own_targets(tmp_path: Path) -> 
     assert _stored_categories(tmp_path / "ws", "steered") == Counter(
         {c: 2 * n for c, n in TARGETS.items()}
     )
+
+
+def test_the_quiz_example_fills_every_leaf_of_its_taxonomy(tmp_path: Path) -> None:
+    from tests.conftest import cli
+
+    done = cli("run", "quiz", "--workspace", str(tmp_path / "ws"), "--endpoint", "generator=fake")
+    assert done.returncode == 0, done.stderr
+    assert "coverage" in done.stdout and "dedup unique (minhash on quiz.question)" in done.stdout
+    status = cli("status", "--workspace", str(tmp_path / "ws"), "--json")
+    (run,) = orjson.loads(status.stdout)
+    report = cli("status", run["run_id"], "--workspace", str(tmp_path / "ws"), "--json")
+    diversity = orjson.loads(report.stdout)["diversity"]
+    assert len(diversity["coverage"]) == 14
+    assert all(c["usable"] == c["target"] == 4 for c in diversity["coverage"].values())
+    assert 0 < diversity["text"]["distinct_2"] <= 1
+    assert sum(diversity["text"]["nn_similarity_histogram"]["counts"]) == 56

@@ -26,6 +26,7 @@ BUILTIN_RECIPES = MappingProxyType(
         "hello": "synthfactory.examples.hello:recipe",
         "pyfunc": "synthfactory.examples.pyfunc:recipe",
         "sql": "synthfactory.examples.sql:recipe",
+        "quiz": "examples/quiz.yaml",
     }
 )
 
@@ -84,6 +85,11 @@ def _load_cached(source: RecipeSource) -> Recipe:
     if source.kind == "pickle":
         assert source.blob is not None
         recipe = pickle.loads(source.blob)
+    elif source.kind == "builtin" and BUILTIN_RECIPES[source.ref].endswith(".yaml"):
+        from synthfactory.recipe.yaml_recipe import load_yaml_recipe
+
+        # A built-in YAML recipe ships inside the package, beside the files it names.
+        recipe = load_yaml_recipe(Path(__file__).parents[1] / BUILTIN_RECIPES[source.ref])
     elif source.kind == "builtin":
         recipe = _from_module_ref(BUILTIN_RECIPES[source.ref])
     elif source.kind == "module":
