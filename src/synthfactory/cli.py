@@ -411,8 +411,18 @@ def status(
         bool, typer.Option("--failed", help="List failed and rejected items.")
     ] = False,
     as_json: JsonOpt = False,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure the diversity report's spread on embeddings: 'local' (MiniLM, the "
+            "embed extra) or an OpenAI-compatible base URL; default: lexical vectors."
+        ),
+    ] = None,
+    embedding_model: Annotated[
+        str, typer.Option(help="Model name sent to a URL --embedder.")
+    ] = "text-embedding-3-small",
 ) -> None:
-    """Show runs, or one run's counts, cost and (with --failed) its failed items."""
+    """Show runs, or one run's counts, cost, diversity and (with --failed) failed items."""
     from synthfactory import reports
 
     with _errors():
@@ -435,7 +445,12 @@ def status(
                 )
             _stdout().print(table)
             return
-        report = reports.run_report(workspace, run_id, failed=failed)
+        chosen = None
+        if embedder is not None:
+            from synthfactory.dedup.cli import resolve_embedder
+
+            chosen = resolve_embedder(embedder, embedding_model)
+        report = reports.run_report(workspace, run_id, failed=failed, embedder=chosen)
         if as_json:
             sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
             return

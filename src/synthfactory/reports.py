@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthfactory.errors import NotFoundError
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.runs import run_summary
 from synthfactory.workspace import Workspace
+
+if TYPE_CHECKING:
+    from synthfactory.dedup.embedders import Embedder
 
 
 def _open(workspace: str | Path) -> tuple[Workspace, Ledger]:
@@ -38,11 +41,14 @@ def list_runs(workspace: str | Path) -> list[dict[str, Any]]:
         ledger.close()
 
 
-def run_report(workspace: str | Path, run_id: str, *, failed: bool = False) -> dict[str, Any]:
-    """A run's summary; with ``failed``, its failed and rejected items too."""
+def run_report(
+    workspace: str | Path, run_id: str, *, failed: bool = False, embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """A run's summary; with ``failed``, its failed and rejected items too; with
+    ``embedder``, the diversity report measured on its embeddings."""
     ws, ledger = _open(workspace)
     try:
-        report = run_summary(ledger, ws, run_id).to_dict()
+        report = run_summary(ledger, ws, run_id, embedder=embedder).to_dict()
         run = ledger.run(run_id)
         report["endpoints"] = run.config.get("endpoints", {})
         report["recipe_digest"] = run.recipe_digest

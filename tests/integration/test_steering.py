@@ -134,3 +134,24 @@ def test_the_quiz_example_fills_every_leaf_of_its_taxonomy(tmp_path: Path) -> No
     assert all(c["usable"] == c["target"] == 4 for c in diversity["coverage"].values())
     assert 0 < diversity["text"]["distinct_2"] <= 1
     assert sum(diversity["text"]["nn_similarity_histogram"]["counts"]) == 56
+
+
+def test_status_measures_spread_on_real_embeddings_when_asked(tmp_path: Path) -> None:
+    from tests.conftest import cli
+
+    ws = str(tmp_path / "ws")
+    with FakeServer(FakeServerConfig()) as server:
+        done = cli("run", "quiz", "--workspace", ws, "--endpoint", f"generator={server.url}",
+                   "--json")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        run_id = orjson.loads(done.stdout)["run_id"]
+        lexical = cli("status", run_id, "--workspace", ws, "--json")
+        embedded = cli("status", run_id, "--workspace", ws, "--json", "--embedder", server.url)
+    assert embedded.returncode == 0, embedded.stderr
+    lex = orjson.loads(lexical.stdout)["diversity"]["text"]
+    emb = orjson.loads(embedded.stdout)["diversity"]["text"]
+    assert lex["vectors"].startswith("lexical")
+    assert emb["vectors"] == "embeddings (text-embedding-3-small)"
+    assert emb["distinct_2"] == lex["distinct_2"]
+    assert emb["dispersion"] != lex["dispersion"]
+    assert sum(emb["nn_similarity_histogram"]["counts"]) == 56

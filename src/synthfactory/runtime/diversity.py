@@ -13,9 +13,12 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthfactory.ledger import ItemRecord, Ledger
+
+if TYPE_CHECKING:
+    from synthfactory.dedup.embedders import Embedder
 from synthfactory.recipe.checks import get_path
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.dedup_gate import dedup_text
@@ -38,8 +41,11 @@ def diversity_plan(recipe: Recipe) -> dict[str, Any] | None:
     }
 
 
-def diversity_report(ledger: Ledger, run_id: str, plan: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The report for run ``run_id`` ({} for a recipe with neither coverage nor dedup)."""
+def diversity_report(
+    ledger: Ledger, run_id: str, plan: Mapping[str, Any] | None, embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """The report for run ``run_id`` ({} for a recipe with neither coverage nor dedup);
+    with ``embedder``, dispersion and neighbours are measured on its embeddings."""
     if not plan:
         return {}
     items = ledger.items(run_id)
@@ -51,7 +57,7 @@ def diversity_report(ledger: Ledger, run_id: str, plan: Mapping[str, Any] | None
     if steps:
         out["dedup"] = {s["step"]: _dedup(s, items) for s in steps}
         texts = [t for t in (dedup_text(i.payload, steps[-1]["field"]) for i in usable) if t]
-        out["text"] = text_spread(texts, field=steps[-1]["field"])
+        out["text"] = text_spread(texts, field=steps[-1]["field"], embedder=embedder)
     return out
 
 
@@ -105,8 +111,11 @@ def _dedup(step: Mapping[str, Any], items: Sequence[ItemRecord]) -> dict[str, An
     }
 
 
-def text_spread(texts: Sequence[str], *, field: str = "", vectors: Any = None) -> dict[str, Any]:
-    """Distinct-n and vector spread of ``texts`` (lexical vectors unless given)."""
+def text_spread(
+    texts: Sequence[str], *, field: str = "", embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """Distinct-n and vector spread of ``texts`` (lexical vectors unless an embedder is given;
+    at most :data:`SAMPLE` texts go into the vector measures)."""
     from synthfactory.dedup import diversity
 
     sample = list(texts[:SAMPLE])
@@ -118,9 +127,12 @@ def text_spread(texts: Sequence[str], *, field: str = "", vectors: Any = None) -
         "distinct_3": round(diversity.distinct_n(texts, 3), 6),
     }
     if len(sample) >= 2:
-        if vectors is None:
+        if embedder is None:
             vectors = lexical_vectors(sample)
             out["vectors"] = "lexical (hashed word 1-2 grams)"
+        else:
+            vectors = embedder.embed(sample)
+            out["vectors"] = f"embeddings ({embedder.name})"
         out["dispersion"] = round(diversity.embedding_dispersion(vectors), 6)
         counts, edges = diversity.nn_similarity_histogram(vectors)
         out["nn_similarity_histogram"] = {

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
 from synthfactory.runtime.tiers import tier_stats
 from synthfactory.workspace import Workspace
 
+if TYPE_CHECKING:
+    from synthfactory.dedup.embedders import Embedder
 
-def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary:
-    """The summary of run ``run_id`` as the ledger has it."""
+
+def run_summary(
+    ledger: Ledger, workspace: Workspace, run_id: str, *, embedder: Embedder | None = None
+) -> RunSummary:
+    """The summary of run ``run_id`` as the ledger has it (``embedder``: measure the
+    diversity report's spread on real embeddings instead of lexical vectors)."""
     run = ledger.run(run_id)
     counts = ledger.counts(run_id)
     usage = ledger.usage(run_id)
@@ -42,7 +50,7 @@ def run_summary(ledger: Ledger, workspace: Workspace, run_id: str) -> RunSummary
         dataset_uri=workspace.dataset_uri(run.dataset),
         dataset_version=commits[-1][1] if commits else None,
         tiers=tier_stats(ledger.verdicts(run_id)),
-        diversity=diversity_report(ledger, run_id, run.config.get("diversity")),
+        diversity=diversity_report(ledger, run_id, run.config.get("diversity"), embedder),
     )
 
 
