@@ -58,8 +58,8 @@ class NumpyNeighbours:
         """See :meth:`Neighbours.add`."""
         need = self._size + vectors.shape[0]
         if need > self._vectors.shape[0]:
-            grown = np.empty((max(need, 2 * self._vectors.shape[0]), self._vectors.shape[1]))
-            grown = grown.astype(np.float32)
+            rows = max(need, 2 * self._vectors.shape[0])
+            grown = np.empty((rows, self._vectors.shape[1]), dtype=np.float32)
             grown[: self._size] = self._vectors[: self._size]
             self._vectors = grown
         self._vectors[self._size : need] = vectors
@@ -116,7 +116,8 @@ class LanceNeighbours:
             self._dataset = lance.write_dataset(table, str(self._path), mode="append")
         self._size += vectors.shape[0]
         if self._size >= max(self._min_index_rows, 2 * self._indexed):
-            partitions = max(1, int(np.sqrt(self._size)))
+            # Lance trains at most about one partition per few hundred vectors.
+            partitions = max(1, min(int(np.sqrt(self._size)), self._size // 512))
             self._dataset.create_index(
                 "vector",
                 index_type="IVF_PQ",
@@ -135,7 +136,8 @@ class LanceNeighbours:
         if self._dataset is None or m == 0:
             return best, sims
         found = self._dataset.to_table(
-            columns=["n"],
+            columns=["n", "_distance"],
+            disable_scoring_autoprojection=True,
             nearest={
                 "column": "vector",
                 "q": [row for row in queries],
