@@ -34,3 +34,16 @@ def test_shingles_are_word_ngrams() -> None:
     assert shingles("   ", 3) == []
     with pytest.raises(ValueError, match="shingle size"):
         shingles("x", 0)
+
+
+@pytest.mark.parametrize("strip", [False, True])
+def test_the_ascii_fast_path_agrees_with_the_unicode_path(strip: bool) -> None:
+    import re
+    import unicodedata
+
+    for char in map(chr, range(128)):
+        text = f"Ab{char}Cd {char}e_F"
+        slow = unicodedata.normalize("NFKC", text).casefold()
+        if strip:
+            slow = re.sub(r"[^\w\s]+", " ", slow)
+        assert normalize(text, strip_punctuation=strip) == " ".join(slow.split()), repr(char)
