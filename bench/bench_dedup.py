@@ -22,6 +22,7 @@ difference.
 
     python bench/bench_dedup.py                          # 1e5 and 1e6, all arms
     python bench/bench_dedup.py --sizes 100000 --arms ours plain
+    python bench/bench_dedup.py --arms ours ours-recall --update   # rerun two arms only
     python bench/bench_dedup.py arm ours 100000          # one arm, prints one JSON line
 """
 
@@ -236,6 +237,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "dedup.json")
+    parser.add_argument(
+        "--update", action="store_true", help="replace only these arms' rows in --out"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": _cpus()},
@@ -251,6 +255,10 @@ def main() -> None:
         "near_plant_jaccard": near_jaccard(100_000),
         "runs": [],
     }
+    if args.update and args.out.is_file():  # keep the other arms' rows of an earlier run
+        rerun = {(name, n) for name in args.arms for n in args.sizes}
+        earlier = json.loads(args.out.read_text(encoding="utf-8"))["runs"]
+        results["runs"] = [row for row in earlier if (row["arm"], row["n"]) not in rerun]
     for n in args.sizes:
         for name in args.arms:
             done = subprocess.run(

@@ -128,3 +128,31 @@ def test_semantic_index_moves_to_lance_past_the_crossover(tmp_path: object) -> N
     assert (tmp_path / "semantic.lance").is_dir()
     verdicts = index.check_add(["late-1", "late-2"], [texts[10], texts[2500]])
     assert [v.of if v else None for v in verdicts] == ["k10", "k2500"]
+
+
+def test_public_names() -> None:
+    from synthfactory import dedup
+
+    assert sorted(dedup.__all__) == sorted(
+        ["DedupIndex", "DedupReport", "Duplicate", "Embedder", "ExactIndex", "MinHashIndex",
+         "MiniLMEmbedder", "OpenAIEmbedder", "SemanticIndex", "dedup_corpus", "make_index"]
+    )  # fmt: skip
+    for name in dedup.__all__:
+        assert getattr(dedup, name).__doc__, name
+
+
+def test_band_runs_merge_like_a_stable_sort() -> None:
+    import numpy as np
+
+    from synthfactory.dedup.minhash import _merge
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        old = np.sort(rng.integers(0, 20, size=int(rng.integers(0, 30))).astype(np.uint64))
+        new = np.sort(rng.integers(0, 20, size=int(rng.integers(0, 30))).astype(np.uint64))
+        old_items = np.arange(len(old), dtype=np.uint32)
+        new_items = np.arange(100, 100 + len(new), dtype=np.uint32)
+        keys, items = _merge((old, old_items), (new, new_items))
+        order = np.argsort(np.concatenate([old, new]), kind="stable")
+        assert (keys == np.concatenate([old, new])[order]).all()
+        assert (items == np.concatenate([old_items, new_items])[order]).all()
