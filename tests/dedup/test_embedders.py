@@ -55,3 +55,12 @@ def test_minilm_loads_offline_from_the_package() -> None:
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.6
+
+
+def test_a_missing_model_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthfactory.dedup import embedders
+    from synthfactory.errors import MissingDependencyError
+
+    monkeypatch.setattr(embedders, "MINILM_PACKAGE", "no_such_minilm_package")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'synthfactory\[embed\]'"):
+        embedders.minilm_model_dir()
