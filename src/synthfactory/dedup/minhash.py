@@ -280,8 +280,8 @@ class MinHashIndex:
         if self.bands * self.rows > num_perm:
             raise ValueError(f"{self.bands} bands x {self.rows} rows exceed num_perm={num_perm}")
         self._keys: list[str] = []
-        # Fixed-size blocks, never copied when the index grows (a doubling array would need
-        # 1.5x its size at each growth, which at 1e6 texts is the peak of the whole index).
+        # Fixed-size blocks, never copied as the index grows (a doubling array briefly
+        # holds 1.5x its size at each growth).
         self._blocks: list[U16] = []
         self._table = _BandTable()
 
