@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from synthfactory.dedup.embedders import MiniLMEmbedder
 from synthfactory.testing.fake_server import fake_embedding
 
 
@@ -30,3 +31,9 @@ class BagOfWordsEmbedder:
 def bow() -> BagOfWordsEmbedder:
     """A deterministic embedder: equal texts equal vectors, shared words close vectors."""
     return BagOfWordsEmbedder()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> MiniLMEmbedder:
+    """The real all-MiniLM-L6-v2 embedder (the embed extra), loaded once per session."""
+    return MiniLMEmbedder()

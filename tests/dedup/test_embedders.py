@@ -48,10 +48,10 @@ def test_openai_embedder_errors_are_typed_and_keep_the_key_secret() -> None:
     assert "HTTP 500" in str(transient.value) and "HTTP 404" in str(wrong.value)
 
 
-def test_minilm_loads_offline_from_the_package() -> None:
+def test_minilm_loads_offline_from_the_package(minilm: MiniLMEmbedder) -> None:
     assert (minilm_model_dir() / "model.safetensors").is_file()
-    embedder = MiniLMEmbedder()
-    vectors = embedder.embed(["How do I reset my password?", "Steps to recover a lost password"])
+    assert minilm.dim == 384
+    vectors = minilm.embed(["How do I reset my password?", "Steps to recover a lost password"])
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.6

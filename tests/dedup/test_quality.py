@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from synthfactory.dedup import ExactIndex, MinHashIndex, SemanticIndex
+from synthfactory.dedup.embedders import MiniLMEmbedder
 
 from .conftest import BagOfWordsEmbedder
 from .planted import (
@@ -75,10 +76,10 @@ def test_semantic_with_bag_of_words_embeddings(corpus: PlantedCorpus) -> None:
     assert_quality(quality, 1.0, {"exact": 1.0, "near": 1.0, "paraphrase": -0.3})
 
 
-def test_semantic_with_minilm_catches_paraphrases(corpus: PlantedCorpus) -> None:
-    from synthfactory.dedup.embedders import MiniLMEmbedder
-
-    quality, _ = score(SemanticIndex(MiniLMEmbedder(), threshold=0.8), corpus, batch=128)
+def test_semantic_with_minilm_catches_paraphrases(
+    corpus: PlantedCorpus, minilm: MiniLMEmbedder
+) -> None:
+    quality, _ = score(SemanticIndex(minilm, threshold=0.8), corpus, batch=128)
     # Measured with all-MiniLM-L6-v2 on this corpus: paraphrase cosines run 0.58..0.96
     # (median 0.87; 27 of 34 >= 0.8), while the nearest distinct document of any document
     # is at most 0.77 (random sentences over one small vocabulary are alike). 0.8 sits above
