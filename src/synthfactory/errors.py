@@ -30,7 +30,8 @@ Packages with a backend of their own draw their branch beside it and root it her
 ``synthfactory.sandbox.errors`` (``InsufficientIsolationError``, a ``ConfigError``: the host
 lacks the layers untrusted code needs; ``SandboxBrokenError``, a ``PoolBrokenError``) and
 ``synthfactory.provenance.errors`` (``SecretInRecordError``, a ``UserInputError``;
-``ProvenanceError`` and its branch).
+``ProvenanceError`` and its branch) and ``synthfactory.dedup.errors`` (``CorpusError``, a
+``UserInputError``; ``DedupConfigError``, a ``ConfigError``).
 
 Every error pickles (they cross process and Ray boundaries): constructors take only the
 message and simple keyword fields, which are passed through ``__reduce__``.

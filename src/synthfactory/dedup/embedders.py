@@ -120,6 +120,7 @@ class OpenAIEmbedder:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as err:
+            err.close()  # it holds the connection open until closed
             message = f"embeddings request to {url} failed: HTTP {err.code}"
             if err.code == 429 or err.code >= 500:
                 raise TransientModelError(message, status=err.code) from None

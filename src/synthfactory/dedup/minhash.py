@@ -44,6 +44,9 @@ _PAD: Final = 0x5851F42D4C957F2D
 # Shingle rows per broadcast chunk: 16k x 128 permutations x 8 bytes = 16 MB of scratch.
 _CHUNK_SHINGLES: Final = 16_384
 _WORD_CACHE_LIMIT: Final = 1 << 20
+# Signatures are stored in blocks of 2^16 rows (16 MB at 128 permutations).
+_BLOCK_BITS: Final = 16
+_BLOCK_MASK: Final = (1 << _BLOCK_BITS) - 1
 _FALSE_MATCH: Final = 1.0 / 65536.0
 
 
@@ -153,11 +156,13 @@ class MinHasher:
             last = int(np.searchsorted(starts, starts[first] + _CHUNK_SHINGLES, "right")) - 1
             last = min(max(last, first + 1), len(texts))
             lo, hi = int(starts[first]), int(starts[last])
-            block = np.multiply.outer(hashes[lo:hi], self._a)
-            block += self._b
+            # Permutations by shingles: reduceat along contiguous rows is ~3x faster than
+            # along columns (measured).
+            block = np.multiply.outer(self._a, hashes[lo:hi])
+            block += self._b[:, None]
             # x >> 32 is monotonic, so shifting the minima equals minimizing shifted values.
-            minima = np.minimum.reduceat(block, starts[first:last] - lo, axis=0)
-            out[first:last] = minima >> np.uint64(32)
+            minima = np.minimum.reduceat(block, starts[first:last] - lo, axis=1)
+            out[first:last] = (minima >> np.uint64(32)).T
             first = last
         return out
 
@@ -177,6 +182,25 @@ def band_keys(signatures: U32, bands: int, rows: int) -> U64:
     return keys
 
 
+def _merge(
+    older: tuple[U64, npt.NDArray[np.uint32]], newer: tuple[U64, npt.NDArray[np.uint32]]
+) -> tuple[U64, npt.NDArray[np.uint32]]:
+    """Merge two sorted runs in O(n), older entries first among equal keys: each new entry
+    goes after the old ones not greater than it, shifted by the new entries before it.
+    Needs only the merged arrays and one position per new entry (no argsort of both)."""
+    old_keys, old_items = older
+    new_keys, new_items = newer
+    total = old_keys.shape[0] + new_keys.shape[0]
+    new_at = np.searchsorted(old_keys, new_keys, "right") + np.arange(new_keys.shape[0])
+    is_old = np.ones(total, dtype=bool)
+    is_old[new_at] = False
+    keys = np.empty(total, dtype=np.uint64)
+    items = np.empty(total, dtype=np.uint32)
+    keys[new_at], items[new_at] = new_keys, new_items
+    keys[is_old], items[is_old] = old_keys, old_items
+    return keys, items
+
+
 class _BandTable:
     """Band key -> item number, as sorted numpy runs merged like an LSM tree.
 
@@ -191,11 +215,7 @@ class _BandTable:
         order = np.argsort(keys, kind="stable")
         run = (keys[order], items[order])
         while self._runs and self._runs[-1][0].shape[0] <= run[0].shape[0]:
-            old_keys, old_items = self._runs.pop()
-            merged_keys = np.concatenate([old_keys, run[0]])
-            merged_items = np.concatenate([old_items, run[1]])
-            order = np.argsort(merged_keys, kind="stable")
-            run = (merged_keys[order], merged_items[order])
+            run = _merge(self._runs.pop(), run)
         self._runs.append(run)
 
     def lookup(self, keys: U64) -> tuple[I64, I64]:
@@ -260,7 +280,9 @@ class MinHashIndex:
         if self.bands * self.rows > num_perm:
             raise ValueError(f"{self.bands} bands x {self.rows} rows exceed num_perm={num_perm}")
         self._keys: list[str] = []
-        self._signatures: U16 = np.empty((1024, num_perm), dtype=np.uint16)
+        # Fixed-size blocks, never copied as the index grows (a doubling array briefly
+        # holds 1.5x its size at each growth).
+        self._blocks: list[U16] = []
         self._table = _BandTable()
 
     def __len__(self) -> int:
@@ -328,7 +350,7 @@ class MinHashIndex:
         """The most similar candidate at or above the threshold (earliest on ties)."""
         best: tuple[str, float] | None = None
         if stored:
-            sims = self._similarity(self._signatures[stored], row)
+            sims = self._similarity(self._stored_signatures(stored), row)
             top = int(np.argmax(sims))
             if sims[top] >= self.threshold:
                 best = (self._keys[stored[top]], float(sims[top]))
@@ -339,15 +361,24 @@ class MinHashIndex:
                 best = (batch_keys[in_batch[top]], float(sims[top]))
         return best
 
+    def _stored_signatures(self, numbers: list[int]) -> U16:
+        """The signatures of added texts ``numbers``, one row each."""
+        return np.stack([self._blocks[k >> _BLOCK_BITS][k & _BLOCK_MASK] for k in numbers])
+
     def _add(self, keys: list[str], signatures: U16) -> None:
-        start, need = len(self._keys), len(self._keys) + len(keys)
-        if need > self._signatures.shape[0]:
-            rows = max(need, 2 * self._signatures.shape[0])
-            grown = np.empty((rows, self.hasher.num_perm), dtype=np.uint16)
-            grown[:start] = self._signatures[:start]
-            self._signatures = grown
-        self._signatures[start:need] = signatures
+        start = len(self._keys)
         self._keys += keys
+        done = 0
+        while done < len(keys):
+            number = start + done
+            if number >> _BLOCK_BITS == len(self._blocks):
+                self._blocks.append(
+                    np.empty((1 << _BLOCK_BITS, self.hasher.num_perm), dtype=np.uint16)
+                )
+            block, offset = self._blocks[number >> _BLOCK_BITS], number & _BLOCK_MASK
+            count = min(len(keys) - done, block.shape[0] - offset)
+            block[offset : offset + count] = signatures[done : done + count]
+            done += count
 
 
 __all__ = ["MinHashIndex", "MinHasher", "band_keys", "lsh_params"]

@@ -30,7 +30,7 @@ A server in another process is driven over HTTP: ``GET /_fake/stats`` returns
 :class:`FakeStats` as JSON, ``POST /_fake/config`` updates knobs (see
 :meth:`FakeServerConfig.update`) and ``POST /_fake/reset_stats`` zeroes the counters.
 
-Embeddings (see :func:`fake_embedding`) are a hashed bag of words, L2-normalized: equal
+Embeddings (see :func:`fake_embedding`) are a hashed set of words, L2-normalized: equal
 texts get equal vectors, texts sharing most words get close ones, and nothing else is
 modelled (paraphrases with other words are far apart). They pass through the ``down``, rate
 limiter, 500 and latency knobs like chat requests, but are not counted in :class:`FakeStats`.
@@ -230,10 +230,12 @@ def request_key(body: Mapping[str, Any]) -> str:
 
 
 def fake_embedding(text: str, dim: int = FAKE_EMBEDDING_DIM) -> list[float]:
-    """The fake server's embedding of ``text``: each lower-cased word adds +-1 to a bucket
-    chosen by its BLAKE2b hash; the sum is L2-normalized (an empty text gives bucket 0)."""
+    """The fake server's embedding of ``text``: each distinct lower-cased word adds +-1 to a
+    bucket chosen by its BLAKE2b hash; the sum is L2-normalized (an empty text gives bucket
+    0). Distinct words, not counts, so that repeated function words do not make every text
+    look alike."""
     vector = [0.0] * dim
-    for word in _WORD.findall(text.lower()):
+    for word in sorted(set(_WORD.findall(text.lower()))):
         digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
         vector[(digest >> 1) % dim] += 1.0 if digest & 1 else -1.0
     norm = math.sqrt(sum(value * value for value in vector))
