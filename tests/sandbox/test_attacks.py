@@ -12,13 +12,13 @@ import pytest
 
 from synthfactory.sandbox import SandboxPool
 
-from .conftest import run1, slot_pids, uid_procs
+from .conftest import run1, settled_uid_procs, slot_pids
 
 
 @pytest.fixture(autouse=True)
 def _nothing_survives(pool: SandboxPool) -> None:
     yield
-    assert uid_procs() == [], "a job left a process behind"
+    assert settled_uid_procs() == [], "a job left a process behind"
 
 
 def test_connect_to_a_listener_on_loopback_gets_nowhere(pool: SandboxPool) -> None:

@@ -4,15 +4,24 @@ A slot is forked by the pool server. It enters its namespaces once (an empty net
 namespace; a private mount namespace with its tmpfs work area and a readable view of the
 interpreter), then serves jobs one at a time from a socket. Per job:
 
-1. make the job directory (owned by the slot's uid) and write the script there;
-2. fork; the child: new session, joins the slot's cgroup, rlimits, stdin from /dev/null,
-   stdout/stderr to pipes, every other descriptor closed, drops to the slot's uid, parent
-   death signal, no_new_privs, Landlock, seccomp; then runs the script in its already
-   warm interpreter (no exec, so no interpreter start-up per job);
+1. ahead of the job, while the slot waits for it: make a fresh job directory (owned by
+   the slot's uid) and fork the job's child; the child: joins the slot's cgroup, new
+   session, rlimits, stdin from /dev/null, stdout/stderr to pipes, every other descriptor
+   closed, drops to the slot's uid, parent death signal, no_new_privs, its own Landlock
+   ruleset, seccomp; then, with every layer in force, it blocks on a pipe;
+2. when the job comes: the slot writes the script into that directory and sends the
+   job's CPU limit down the pipe; the child lowers ``RLIMIT_CPU`` to it and runs the
+   script in its already warm interpreter (no exec, so no interpreter start-up per job);
 3. the slot watches the child's CPU time (the whole cgroup) and the wall clock, and keeps
    a bounded prefix of stdout and stderr;
 4. when the child is done (or over a limit): kill the whole cgroup, reap, delete the job
-   directory, classify (see ``results``), and answer.
+   directory, classify (see ``results``), answer, and only then fork the next job's
+   child (so nothing of this job is alive when it starts, and the cgroup kill of this
+   job cannot reach it).
+
+A child serves exactly one job and is then discarded (it exits after the job, and
+one that never got a job exits when the slot closes its pipe or dies): forking ahead
+takes fork and setup out of a job's latency without sharing a process between jobs.
 
 A setup step that fails is reported through a separate pipe closed just before the job's
 code runs, so a job can never fake an infrastructure error, nor a result: the socket to
@@ -31,23 +40,37 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from synthfactory.sandbox import landlock, mounts, seccomp
-from synthfactory.sandbox.cgroups import JobCgroup
-from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges
+from synthfactory.sandbox.cgroups import CgroupCounters, JobCgroup
+from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges, set_cpu_limit
 from synthfactory.sandbox.results import truncate
+from synthfactory.sandbox.wire import LineReader
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: RLIMIT_NPROC above pids.max when the cgroup limits processes (so the cgroup bites first).
 NPROC_SLACK = 8
 _SETUP_FAILED = 127
+#: What a child writes on its status pipe, and closes it, as its job's code starts (so a
+#: child that dies before, with nothing written, is told apart from a job that failed).
+_STARTED = b"\x00"
 _MAX_FD = 65536
 _TICK_S = 0.02
+#: What the slot sends a waiting child to start its job: the job's CPU limit in seconds.
+_GO = struct.Struct("=d")
+#: How long a slot waits, after answering, before it forks the next job's child ahead.
+#: A job that comes sooner (the slot is kept busy) is forked for on arrival instead: a
+#: child forked ahead shares the slot's pages for longer, so each page the slot writes
+#: while the child waits is copied, which costs more than the head start saves when the
+#: slot never idles.
+_IDLE_S = 0.002
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _SYSTEM_READ = (
     "/usr",
@@ -101,8 +124,12 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _set_pdeathsig() -> None:
+def _set_pdeathsig(parent: int | None = None) -> None:
+    """Die with the parent; with ``parent`` given, also if it is already gone (the
+    signal is only sent for a death after this call)."""
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(_SETUP_FAILED)
 
 
 def _exit_code_of(err: SystemExit) -> int:
@@ -175,23 +202,26 @@ def _run_script(path: str, source: str, jobdir: str) -> int:
 
 
 def _enter_job(
-    spec: SlotSpec, jobdir: str, timeout_s: float, *, out_w: int, err_w: int, ruleset_fd: int
+    spec: SlotSpec, jobdir: str, *, slot_pid: int, out_w: int, err_w: int, ruleset_fd: int
 ) -> None:
     """Apply every layer to the calling (forked) process, in the order that works (the
-    cgroup was joined and the Landlock ruleset built in :func:`_job_child` already)."""
+    cgroup was joined and the Landlock ruleset built in :func:`_job_child` already).
+    ``RLIMIT_CPU`` is left unlimited here and set to the job's once the job is known."""
     os.setsid()
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
+    if devnull != 0:
+        os.close(devnull)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     if "rlimits" in spec.layers:
         slack = NPROC_SLACK if "cgroup_pids" in spec.layers else 0
-        apply_rlimits(spec.limits, timeout_s, nproc_slack=slack)
+        apply_rlimits(spec.limits, None, nproc_slack=slack)
     os.chdir(jobdir)
     if "uid" in spec.layers:
         drop_privileges(spec.uid, spec.uid)
-    # After the uid change, which clears it.
-    _set_pdeathsig()
+    # Again after the uid change, which clears it.
+    _set_pdeathsig(slot_pid)
     seccomp.set_no_new_privs()
     if "landlock_fs" in spec.layers:
         landlock.restrict_self(ruleset_fd)
@@ -199,16 +229,30 @@ def _enter_job(
         seccomp.install(spec.seccomp_program)
 
 
+def _wait_for_job(go_r: int) -> float | None:
+    """Block until the slot sends the job's CPU limit; None if it closed the pipe."""
+    data = b""
+    while len(data) < _GO.size:
+        chunk = os.read(go_r, _GO.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    (timeout_s,) = _GO.unpack(data)
+    return float(timeout_s)
+
+
 def _job_child(
     spec: SlotSpec,
     prepared: _SlotPrepared,
-    job: dict[str, Any],
     *,
     jobdir: str,
     script: str,
-    fds: tuple[int, int, int],
+    slot_pid: int,
+    fds: tuple[int, int, int, int],
 ) -> None:  # pragma: no cover - runs in the forked child
-    out_w, err_w, status_w = fds
+    out_w, err_w, status_w, go_r = fds
+    # A child forked ahead may outlive a slot killed right after the fork: it must not.
+    _set_pdeathsig(slot_pid)
     try:
         # Join the cgroup first, through the slot's descriptors: one write per hierarchy.
         if prepared.cgroup_fds is not None:
@@ -226,30 +270,58 @@ def _job_child(
             )
         # Nothing of the slot may reach the job: the server socket above all, and the
         # cgroup and Landlock path descriptors just used.
-        keep = sorted({out_w, err_w, status_w} | ({ruleset_fd} if ruleset_fd >= 0 else set()))
-        os.closerange(3, keep[0])
-        for low, high in zip(keep, [*keep[1:], _MAX_FD], strict=True):
+        keep = {out_w, err_w, status_w, go_r} | ({ruleset_fd} if ruleset_fd >= 0 else set())
+        ordered = sorted(keep)
+        os.closerange(3, ordered[0])
+        for low, high in zip(ordered, [*ordered[1:], _MAX_FD], strict=True):
             os.closerange(low + 1, high)
-        _enter_job(
-            spec,
-            jobdir,
-            float(job["timeout_s"]),
-            out_w=out_w,
-            err_w=err_w,
-            ruleset_fd=ruleset_fd,
-        )
+        _enter_job(spec, jobdir, slot_pid=slot_pid, out_w=out_w, err_w=err_w, ruleset_fd=ruleset_fd)
         os.close(out_w)
         os.close(err_w)
+        # Every layer is in force: wait for this child's one and only job.
+        timeout_s = _wait_for_job(go_r)
+        if timeout_s is None:
+            os._exit(0)  # discarded unused: the slot is going away
+        os.close(go_r)
+        if "rlimits" in spec.layers:
+            set_cpu_limit(timeout_s)  # lowering a limit needs no privilege
+        with open(script, "rb") as fh:
+            source = fh.read().decode("utf-8")
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.write(status_w, f"job setup failed: {type(err).__name__}: {err}".encode()[:1000])
         os._exit(_SETUP_FAILED)
+    os.write(status_w, _STARTED)
     os.close(status_w)
     code = 1
     try:
-        code = _run_script(script, str(job["code"]), jobdir)
+        code = _run_script(script, source, jobdir)
     finally:
         os._exit(code)
+
+
+@dataclass
+class _Child:
+    """A forked child, confined and waiting for its one job; the slot's ends of its pipes."""
+
+    pid: int
+    jobdir: str
+    script: str
+    out_r: int
+    err_r: int
+    status_r: int
+    go_w: int
+    reaped: bool = False
+    script_written: bool = False
+
+    def close(self) -> None:
+        """Close the slot's ends (a waiting child then sees end of file and exits)."""
+        for name in ("out_r", "err_r", "status_r", "go_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, -1)
 
 
 class _Output:
@@ -314,6 +386,8 @@ class Slot:
     def __init__(self, spec: SlotSpec) -> None:
         self.spec = spec
         self.jobs_done = 0
+        self.children_forked = 0
+        self.child: _Child | None = None
         # Opened once, in the slot's namespaces, with the same paths a job used to open
         # itself; each job still gets its own ruleset and joins the group itself.
         self.prepared = _SlotPrepared()
@@ -323,12 +397,14 @@ class Slot:
                 read_paths=(*_SYSTEM_READ, *spec.read_paths),
                 device_paths=_DEVICES,
             )
+        self.counters: CgroupCounters | None = None
         if spec.cgroup is not None:
             self.prepared.cgroup_fds = spec.cgroup.open_procs()
+            self.counters = CgroupCounters(spec.cgroup)
 
     def _cpu_ns(self, pid: int) -> int | None:
-        if "cgroup_cpu" in self.spec.layers and self.spec.cgroup is not None:
-            return self.spec.cgroup.cpu_ns()
+        if "cgroup_cpu" in self.spec.layers and self.counters is not None:
+            return self.counters.cpu_ns()
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
@@ -357,63 +433,130 @@ class Slot:
                 time.sleep(0.001)
         return found
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job to completion; returns the result fields plus ``recycle``."""
+    def _limit_counters(self) -> tuple[int, int]:
+        counters = self.counters
+        if counters is None:
+            return (0, 0)
+        return (counters.pids_limit_hits(), counters.oom_kills())
+
+    def prepare(self, code: str | None = None) -> None:
+        """Fork the next job's child, unless one is already waiting: a fresh job directory
+        and a fresh process that applies every layer and then waits for its job. With
+        ``code`` (the job is already here), its script is written before the fork."""
+        if self.child is not None:
+            return
         spec = self.spec
-        self.jobs_done += 1
-        jobdir = os.path.join(spec.slot_dir, f"job-{self.jobs_done}")
-        os.mkdir(jobdir, 0o700)
+        self.children_forked += 1
+        jobdir = os.path.join(spec.slot_dir, f"job-{self.children_forked}")
         script = os.path.join(jobdir, "main.py")
-        with open(script, "w", encoding="utf-8") as fh:
-            fh.write(str(job["code"]))
+        os.mkdir(jobdir, 0o700)
         if "uid" in spec.layers:
             os.chown(jobdir, spec.uid, spec.uid)
-            os.chown(script, spec.uid, spec.uid)
+        fds: list[int] = []
         try:
-            return self._run_in(job, jobdir, script)
-        finally:
+            if code is not None:
+                self._write_script(script, code)
+            for _ in range(4):
+                fds.extend(os.pipe())
+            out_r, out_w, err_r, err_w, status_r, status_w, go_r, go_w = fds
+            slot_pid = os.getpid()
+            pid = os.fork()
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
             shutil.rmtree(jobdir, ignore_errors=True)
+            raise
+        if pid == 0:  # pragma: no cover - runs in the child
+            for fd in (out_r, err_r, status_r, go_w):
+                os.close(fd)
+            _job_child(
+                spec,
+                self.prepared,
+                jobdir=jobdir,
+                script=script,
+                slot_pid=slot_pid,
+                fds=(out_w, err_w, status_w, go_r),
+            )
+        for fd in (out_w, err_w, status_w, go_r):
+            os.close(fd)
+        self.child = _Child(pid, jobdir, script, out_r, err_r, status_r, go_w)
+        self.child.script_written = code is not None
 
-    def _run_in(self, job: dict[str, Any], jobdir: str, script: str) -> dict[str, Any]:
+    def _write_script(self, script: str, code: str) -> None:
+        fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(code.encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view) :]
+            if "uid" in self.spec.layers:
+                os.fchown(fd, self.spec.uid, self.spec.uid)
+        finally:
+            os.close(fd)
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job to completion in the waiting child (forked now if there is none);
+        returns the result fields plus ``recycle``."""
+        self.jobs_done += 1
+        started = time.monotonic()
+        before = self._limit_counters()
+        cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in self.spec.layers else 0
+        self.prepare(str(job["code"]))
+        child, self.child = self.child, None
+        assert child is not None
+        try:
+            if not child.script_written:
+                self._write_script(child.script, str(job["code"]))
+            return self._run_in(job, child, started=started, before=before, cpu0=cpu0)
+        finally:
+            child.close()
+            if not child.reaped:
+                # It never ran (the script could not be written): discard it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(child.pid, 0)
+            shutil.rmtree(child.jobdir, ignore_errors=True)
+
+    def _run_in(
+        self,
+        job: dict[str, Any],
+        child: _Child,
+        *,
+        started: float,
+        before: tuple[int, int],
+        cpu0: int | None,
+    ) -> dict[str, Any]:
         spec = self.spec
         timeout_s = float(job["timeout_s"])
-        group = spec.cgroup
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        status_r, status_w = os.pipe()
-        before = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
-        cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in spec.layers else 0
-        started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(out_r)
-            os.close(err_r)
-            os.close(status_r)
-            _job_child(
-                spec, self.prepared, job, jobdir=jobdir, script=script, fds=(out_w, err_w, status_w)
-            )
-        for fd in (out_w, err_w, status_w):
-            os.close(fd)
-        with os.fdopen(status_r, "rb") as fh:
-            setup_error = fh.read().decode(errors="replace")
+        pid = child.pid
+        with contextlib.suppress(BrokenPipeError):  # it died: the status pipe says so
+            os.write(child.go_w, _GO.pack(timeout_s))
+        os.close(child.go_w)
+        child.go_w = -1
+        with os.fdopen(child.status_r, "rb") as fh:
+            child.status_r = -1
+            status_text = fh.read()
+        if status_text == _STARTED:
+            setup_error = ""
+        elif status_text:
+            setup_error = status_text.decode(errors="replace")
+        else:
+            setup_error = "the job's process died before its job started"
         outputs = [
-            _Output(out_r, spec.limits.output_bytes),
-            _Output(err_r, spec.limits.output_bytes),
+            _Output(child.out_r, spec.limits.output_bytes),
+            _Output(child.err_r, spec.limits.output_bytes),
         ]
         for out in outputs:
             os.set_blocking(out.fd, False)
-        try:
-            over, wall_ms = self._watch(pid, outputs, timeout_s, started, cpu0)
-            _, status, usage = os.wait4(pid, 0)
-            found = self._cleanup(spec.uid)
-            for out in outputs:
-                # Every writer is dead by now; stop at end of file, or if one is not.
-                while out.read():
-                    pass
-        finally:
-            for out in outputs:
-                os.close(out.fd)
-        after = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
+        over, wall_ms = self._watch(pid, outputs, timeout_s, started, cpu0)
+        _, status, usage = os.wait4(pid, 0)
+        child.reaped = True
+        found = self._cleanup(spec.uid)
+        for out in outputs:
+            # Every writer is dead by now; stop at end of file, or if one is not.
+            while out.read():
+                pass
+        after = self._limit_counters()
         end_cpu = self._cpu_ns(pid) if "cgroup_cpu" in spec.layers else None
         if end_cpu is not None and cpu0 is not None:
             cpu_ns = end_cpu - cpu0
@@ -528,16 +671,20 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
     if "netns" in spec.layers:
         mounts.unshare(mounts.CLONE_NEWNET)
     slot = Slot(spec)
-    reader = sock.makefile("rb")
+    reader = LineReader()
+    jobs: deque[dict[str, Any]] = deque()
     # Move the slot's (warm, preloaded) objects out of the collector's reach: a job's
     # garbage collections then do not walk, and so do not copy-on-write, every page of
     # the slot's heap. Only the slot's own objects are frozen; a job's are collected as
     # usual, and no isolation layer depends on the collector.
     gc.collect()
     gc.freeze()
+    slot.prepare()
     sock.sendall(b'{"type": "ready"}\n')
-    for line in reader:
-        job = json.loads(line)
+    while True:
+        job = _next_job(sock, reader, jobs, slot)
+        if job is None:
+            return
         try:
             result = slot.run(job)
         except Exception as err:
@@ -549,6 +696,28 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
         sock.sendall(json.dumps({"type": "result", "result": result}).encode() + b"\n")
         if result.get("recycle"):
             return
+
+
+def _next_job(
+    sock: socket.socket, reader: LineReader, jobs: deque[dict[str, Any]], slot: Slot
+) -> dict[str, Any] | None:  # pragma: no cover - a slot process
+    """The next job from the server (None when it is gone). If none comes within
+    ``_IDLE_S`` the slot is idle: fork the job's child ahead, so that the job does not
+    wait for fork and setup (the last job is over and its cgroup empty by now)."""
+    idle_checked = bool(jobs) or slot.child is not None
+    while not jobs:
+        if not idle_checked:
+            idle_checked = True
+            ready, _, _ = select.select([sock], [], [], _IDLE_S)
+            if not ready:
+                # A failure is not lost: run() forks again, and reports.
+                with contextlib.suppress(OSError):
+                    slot.prepare()
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return None
+        jobs.extend(reader.feed(chunk))
+    return jobs.popleft()
 
 
 __all__ = ["Slot", "SlotSpec", "python_read_paths", "slot_main"]
