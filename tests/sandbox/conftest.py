@@ -70,9 +70,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def descendants(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (a slot's: its zygote, the zygote's child, orphans)."""
+    found = []
+    for child in _children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
 def _is_waiting_child(pid: int) -> bool:
-    """A slot's child forked ahead for the next job: blocked in ``read`` (on its pipe from
-    the slot), in a job directory with no script written yet."""
+    """A child forked ahead for the next job: blocked in ``read`` (on its pipe from the
+    slot), in a job directory with no script written yet."""
     try:
         cwd = os.readlink(f"/proc/{pid}/cwd")
         with open(f"/proc/{pid}/syscall") as fh:
@@ -89,20 +97,28 @@ def waiting_children() -> list[int]:
     found = []
     for server in _children(os.getpid()):
         for slot in _children(server):
-            waiting = [c for c in _children(slot) if _is_waiting_child(c)]
+            waiting = [c for c in descendants(slot) if _is_waiting_child(c)]
             assert len(waiting) <= 1, f"slot {slot} has more than one waiting child"
             found += waiting
     return found
 
 
 def running_jobs(pool: SandboxPool) -> list[tuple[int, int]]:
-    """(slot, job process) of each job running in ``pool`` now (a waiting child is none)."""
+    """(slot, job process) of each job process running in ``pool`` now: a process of a
+    slot uid that is not a waiting child (the zygote runs as root)."""
     return [
-        (slot, child)
+        (slot, pid)
         for slot in slot_pids(pool)
-        for child in _children(slot)
-        if not _is_waiting_child(child)
+        for pid in descendants(slot)
+        if _uid(pid) not in (0, None) and not _is_waiting_child(pid)
     ]
+
+
+def _uid(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
 
 
 def slot_pids(pool: SandboxPool) -> list[int]:

@@ -13,7 +13,14 @@ import pytest
 
 from synthfactory.sandbox import SandboxJob, SandboxPool
 
-from .conftest import UID_BASE, run1, settled_uid_procs, slot_pids, waiting_children
+from .conftest import (
+    UID_BASE,
+    descendants,
+    run1,
+    settled_uid_procs,
+    slot_pids,
+    waiting_children,
+)
 
 OWN_UID = UID_BASE + 40  # the one-slot pool of this module
 
@@ -26,18 +33,14 @@ def one_slot(isolation_ok: None) -> Iterator[SandboxPool]:
 
 
 def _waiting(pool: SandboxPool, timeout_s: float = 2.0) -> list[int]:
-    slots = set(slot_pids(pool))
+    slots = slot_pids(pool)
     deadline = time.monotonic() + timeout_s
     while True:
-        found = [c for c in waiting_children() if _parent(c) in slots]
+        ours = {pid for slot in slots for pid in descendants(slot)}
+        found = [c for c in waiting_children() if c in ours]
         if len(found) == len(slots) or time.monotonic() > deadline:
             return found
         time.sleep(0.01)
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        return int(fh.read().rsplit(")", 1)[1].split()[1])
 
 
 def _status(pid: int) -> dict[str, str]:

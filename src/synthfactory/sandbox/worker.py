@@ -5,7 +5,8 @@ namespace; a private mount namespace with its tmpfs work area and a readable vie
 interpreter), then serves jobs one at a time from a socket. Per job:
 
 1. ahead of the job, while the slot waits for it: make a fresh job directory (owned by
-   the slot's uid) and fork the job's child; the child: joins the slot's cgroup, new
+   the slot's uid) and have the slot's zygote (see ``zygote``) fork the job's child; the
+   child: joins the slot's cgroup, new
    session, rlimits, stdin from /dev/null, stdout/stderr to pipes, every other descriptor
    closed, drops to the slot's uid, parent death signal, no_new_privs, its own Landlock
    ruleset, seccomp; then, with every layer in force, it blocks on a pipe;
@@ -22,6 +23,7 @@ interpreter), then serves jobs one at a time from a socket. Per job:
 A child serves exactly one job and is then discarded (it exits after the job, and
 one that never got a job exits when the slot closes its pipe or dies): forking ahead
 takes fork and setup out of a job's latency without sharing a process between jobs.
+The slot itself never forks per job, so its own per-job work copies no pages.
 
 A setup step that fails is reported through a separate pipe closed just before the job's
 code runs, so a job can never fake an infrastructure error, nor a result: the socket to
@@ -52,6 +54,7 @@ from synthfactory.sandbox.cgroups import CgroupCounters, JobCgroup
 from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges, set_cpu_limit
 from synthfactory.sandbox.results import truncate
 from synthfactory.sandbox.wire import LineReader
+from synthfactory.sandbox.zygote import Zygote
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -65,12 +68,6 @@ _MAX_FD = 65536
 _TICK_S = 0.02
 #: What the slot sends a waiting child to start its job: the job's CPU limit in seconds.
 _GO = struct.Struct("=d")
-#: How long a slot waits, after answering, before it forks the next job's child ahead.
-#: A job that comes sooner (the slot is kept busy) is forked for on arrival instead: a
-#: child forked ahead shares the slot's pages for longer, so each page the slot writes
-#: while the child waits is copied, which costs more than the head start saves when the
-#: slot never idles.
-_IDLE_S = 0.002
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _SYSTEM_READ = (
     "/usr",
@@ -202,7 +199,7 @@ def _run_script(path: str, source: str, jobdir: str) -> int:
 
 
 def _enter_job(
-    spec: SlotSpec, jobdir: str, *, slot_pid: int, out_w: int, err_w: int, ruleset_fd: int
+    spec: SlotSpec, jobdir: str, *, parent_pid: int, out_w: int, err_w: int, ruleset_fd: int
 ) -> None:
     """Apply every layer to the calling (forked) process, in the order that works (the
     cgroup was joined and the Landlock ruleset built in :func:`_job_child` already).
@@ -221,7 +218,7 @@ def _enter_job(
     if "uid" in spec.layers:
         drop_privileges(spec.uid, spec.uid)
     # Again after the uid change, which clears it.
-    _set_pdeathsig(slot_pid)
+    _set_pdeathsig(parent_pid)
     seccomp.set_no_new_privs()
     if "landlock_fs" in spec.layers:
         landlock.restrict_self(ruleset_fd)
@@ -247,12 +244,12 @@ def _job_child(
     *,
     jobdir: str,
     script: str,
-    slot_pid: int,
+    parent_pid: int,
     fds: tuple[int, int, int, int],
 ) -> None:  # pragma: no cover - runs in the forked child
     out_w, err_w, status_w, go_r = fds
-    # A child forked ahead may outlive a slot killed right after the fork: it must not.
-    _set_pdeathsig(slot_pid)
+    # A child forked ahead may outlive a zygote killed right after the fork: it must not.
+    _set_pdeathsig(parent_pid)
     try:
         # Join the cgroup first, through the slot's descriptors: one write per hierarchy.
         if prepared.cgroup_fds is not None:
@@ -275,7 +272,9 @@ def _job_child(
         os.closerange(3, ordered[0])
         for low, high in zip(ordered, [*ordered[1:], _MAX_FD], strict=True):
             os.closerange(low + 1, high)
-        _enter_job(spec, jobdir, slot_pid=slot_pid, out_w=out_w, err_w=err_w, ruleset_fd=ruleset_fd)
+        _enter_job(
+            spec, jobdir, parent_pid=parent_pid, out_w=out_w, err_w=err_w, ruleset_fd=ruleset_fd
+        )
         os.close(out_w)
         os.close(err_w)
         # Every layer is in force: wait for this child's one and only job.
@@ -305,6 +304,7 @@ class _Child:
     """A forked child, confined and waiting for its one job; the slot's ends of its pipes."""
 
     pid: int
+    pidfd: int
     jobdir: str
     script: str
     out_r: int
@@ -312,11 +312,10 @@ class _Child:
     status_r: int
     go_w: int
     reaped: bool = False
-    script_written: bool = False
 
     def close(self) -> None:
         """Close the slot's ends (a waiting child then sees end of file and exits)."""
-        for name in ("out_r", "err_r", "status_r", "go_w"):
+        for name in ("pidfd", "out_r", "err_r", "status_r", "go_w"):
             fd = getattr(self, name)
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -349,6 +348,15 @@ class _Output:
 
     def text(self) -> str:
         return truncate(bytes(self.data), self.dropped, self.limit)
+
+
+def _own_children() -> list[int]:
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
 
 
 def _uid_pids(uid: int) -> list[int]:
@@ -387,7 +395,8 @@ class Slot:
         self.spec = spec
         self.jobs_done = 0
         self.children_forked = 0
-        self.child: _Child | None = None
+        self.zygote: Zygote | None = None
+        self.requested: str | None = None  # the job directory of the child asked for
         # Opened once, in the slot's namespaces, with the same paths a job used to open
         # itself; each job still gets its own ruleset and joins the group itself.
         self.prepared = _SlotPrepared()
@@ -422,7 +431,8 @@ class Slot:
         elif "uid" in self.spec.layers:
             found = _kill_uid(uid)
         # Orphans were re-parented to this slot (a child subreaper): reap them all, so
-        # not even a zombie of the job outlives it.
+        # not even a zombie of the job outlives it. The zygote is the one child to stay.
+        keep = {self.zygote.pid} if self.zygote is not None else set()
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             try:
@@ -430,6 +440,8 @@ class Slot:
             except ChildProcessError:
                 break
             if pid == 0:
+                if set(_own_children()) <= keep:
+                    break
                 time.sleep(0.001)
         return found
 
@@ -439,48 +451,58 @@ class Slot:
             return (0, 0)
         return (counters.pids_limit_hits(), counters.oom_kills())
 
-    def prepare(self, code: str | None = None) -> None:
-        """Fork the next job's child, unless one is already waiting: a fresh job directory
-        and a fresh process that applies every layer and then waits for its job. With
-        ``code`` (the job is already here), its script is written before the fork."""
-        if self.child is not None:
+    def start(self, *, close_fds: list[int]) -> None:
+        """Fork the zygote (once, from the warm slot); ``close_fds`` are the slot's
+        descriptors the zygote must not hold (the server socket)."""
+
+        def child_main(jobdir: str, parent: int, fds: tuple[int, int, int, int]) -> None:
+            script = os.path.join(jobdir, "main.py")  # pragma: no cover - a job's child
+            _job_child(
+                self.spec, self.prepared, jobdir=jobdir, script=script, parent_pid=parent, fds=fds
+            )
+
+        self.zygote = Zygote(child_main, close_fds=close_fds)
+
+    def request_child(self) -> None:
+        """Have the zygote fork the next job's child now, unless one is asked for
+        already: a fresh job directory, and a fresh process that applies every layer and
+        then waits for its job. Call only when the last job's cgroup is empty."""
+        if self.requested is not None:
             return
+        if self.zygote is None:
+            raise RuntimeError("the slot's zygote is not started")
         spec = self.spec
         self.children_forked += 1
         jobdir = os.path.join(spec.slot_dir, f"job-{self.children_forked}")
-        script = os.path.join(jobdir, "main.py")
         os.mkdir(jobdir, 0o700)
         if "uid" in spec.layers:
             os.chown(jobdir, spec.uid, spec.uid)
-        fds: list[int] = []
         try:
-            if code is not None:
-                self._write_script(script, code)
-            for _ in range(4):
-                fds.extend(os.pipe())
-            out_r, out_w, err_r, err_w, status_r, status_w, go_r, go_w = fds
-            slot_pid = os.getpid()
-            pid = os.fork()
+            self.zygote.request(jobdir)
         except BaseException:
-            for fd in fds:
-                os.close(fd)
             shutil.rmtree(jobdir, ignore_errors=True)
             raise
-        if pid == 0:  # pragma: no cover - runs in the child
-            for fd in (out_r, err_r, status_r, go_w):
-                os.close(fd)
-            _job_child(
-                spec,
-                self.prepared,
-                jobdir=jobdir,
-                script=script,
-                slot_pid=slot_pid,
-                fds=(out_w, err_w, status_w, go_r),
-            )
-        for fd in (out_w, err_w, status_w, go_r):
-            os.close(fd)
-        self.child = _Child(pid, jobdir, script, out_r, err_r, status_r, go_w)
-        self.child.script_written = code is not None
+        self.requested = jobdir
+
+    def _take_child(self) -> _Child:
+        self.request_child()
+        assert self.zygote is not None and self.requested is not None
+        jobdir, self.requested = self.requested, None
+        try:
+            forked = self.zygote.receive()
+        except BaseException:
+            shutil.rmtree(jobdir, ignore_errors=True)
+            raise
+        return _Child(
+            forked.pid,
+            forked.pidfd,
+            jobdir,
+            os.path.join(jobdir, "main.py"),
+            forked.out_r,
+            forked.err_r,
+            forked.status_r,
+            forked.go_w,
+        )
 
     def _write_script(self, script: str, code: str) -> None:
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -500,21 +522,18 @@ class Slot:
         started = time.monotonic()
         before = self._limit_counters()
         cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in self.spec.layers else 0
-        self.prepare(str(job["code"]))
-        child, self.child = self.child, None
-        assert child is not None
+        child = self._take_child()
         try:
-            if not child.script_written:
-                self._write_script(child.script, str(job["code"]))
+            self._write_script(child.script, str(job["code"]))
             return self._run_in(job, child, started=started, before=before, cpu0=cpu0)
         finally:
-            child.close()
             if not child.reaped:
-                # It never ran (the script could not be written): discard it.
+                # It never ran its job (say, the script could not be written): discard it.
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(child.pid, 0)
+                    signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+                assert self.zygote is not None
+                self.zygote.wait(child.pid)
+            child.close()
             shutil.rmtree(child.jobdir, ignore_errors=True)
 
     def _run_in(
@@ -548,8 +567,9 @@ class Slot:
         ]
         for out in outputs:
             os.set_blocking(out.fd, False)
-        over, wall_ms = self._watch(pid, outputs, timeout_s, started, cpu0)
-        _, status, usage = os.wait4(pid, 0)
+        over, wall_ms = self._watch(child, outputs, timeout_s, started, cpu0)
+        assert self.zygote is not None
+        status, cpu_s = self.zygote.wait(pid)
         child.reaped = True
         found = self._cleanup(spec.uid)
         for out in outputs:
@@ -561,7 +581,7 @@ class Slot:
         if end_cpu is not None and cpu0 is not None:
             cpu_ns = end_cpu - cpu0
         else:
-            cpu_ns = int((usage.ru_utime + usage.ru_stime) * 1e9)
+            cpu_ns = int(cpu_s * 1e9)
         result: dict[str, Any] = {
             "exit_code": (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)),
             "stdout": outputs[0].text(),
@@ -590,38 +610,42 @@ class Slot:
         return result
 
     def _watch(
-        self, pid: int, outputs: list[_Output], timeout_s: float, started: float, cpu0: int | None
+        self,
+        child: _Child,
+        outputs: list[_Output],
+        timeout_s: float,
+        started: float,
+        cpu0: int | None,
     ) -> tuple[str | None, float]:
         """Wait for the job's main process while capturing output and enforcing the CPU
         limit and the wall cap; kills it when over. Returns (which limit, wall ms)."""
         wall_cap = self.spec.limits.wall_cap_s(timeout_s)
+        pid, pidfd = child.pid, child.pidfd
         over: str | None = None
-        pidfd = os.pidfd_open(pid)
-        try:
-            open_outputs = list(outputs)
-            while True:
-                remaining = started + wall_cap - time.monotonic()
-                if remaining <= 0:
-                    over = "wall"
-                    break
-                ready, _, _ = select.select(
-                    [pidfd, *(o.fd for o in open_outputs)], [], [], min(_TICK_S, remaining)
-                )
-                for out in list(open_outputs):
-                    if out.fd in ready and out.read() is False:
-                        open_outputs.remove(out)
-                now_cpu = self._cpu_ns(pid)
-                if now_cpu is not None and cpu0 is not None and now_cpu - cpu0 > timeout_s * 1e9:
-                    over = "cpu"
-                    break
-                if pidfd in ready:
-                    break
-        finally:
-            os.close(pidfd)
+        open_outputs = list(outputs)
+        while True:
+            remaining = started + wall_cap - time.monotonic()
+            if remaining <= 0:
+                over = "wall"
+                break
+            ready, _, _ = select.select(
+                [pidfd, *(o.fd for o in open_outputs)], [], [], min(_TICK_S, remaining)
+            )
+            for out in list(open_outputs):
+                if out.fd in ready and out.read() is False:
+                    open_outputs.remove(out)
+            now_cpu = self._cpu_ns(pid)
+            if now_cpu is not None and cpu0 is not None and now_cpu - cpu0 > timeout_s * 1e9:
+                over = "cpu"
+                break
+            if pidfd in ready:
+                break
         wall_ms = (time.monotonic() - started) * 1000
         if over is not None:
+            # Through the pidfd: the zygote, not this slot, reaps the child, so its pid
+            # could be reused by the time a plain kill() landed.
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         return over, wall_ms
 
 
@@ -679,10 +703,11 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
     # usual, and no isolation layer depends on the collector.
     gc.collect()
     gc.freeze()
-    slot.prepare()
+    slot.start(close_fds=[sock.fileno()])
+    slot.request_child()
     sock.sendall(b'{"type": "ready"}\n')
     while True:
-        job = _next_job(sock, reader, jobs, slot)
+        job = _next_job(sock, reader, jobs)
         if job is None:
             return
         try:
@@ -693,26 +718,21 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
                 "reason": f"slot error: {type(err).__name__}: {err}",
                 "recycle": True,
             }
+        if not result.get("recycle"):
+            # The job is over and its cgroup empty: the next job's child is forked and
+            # set up while this answer travels. A failure is not lost: run() asks again.
+            with contextlib.suppress(OSError):
+                slot.request_child()
         sock.sendall(json.dumps({"type": "result", "result": result}).encode() + b"\n")
         if result.get("recycle"):
             return
 
 
 def _next_job(
-    sock: socket.socket, reader: LineReader, jobs: deque[dict[str, Any]], slot: Slot
+    sock: socket.socket, reader: LineReader, jobs: deque[dict[str, Any]]
 ) -> dict[str, Any] | None:  # pragma: no cover - a slot process
-    """The next job from the server (None when it is gone). If none comes within
-    ``_IDLE_S`` the slot is idle: fork the job's child ahead, so that the job does not
-    wait for fork and setup (the last job is over and its cgroup empty by now)."""
-    idle_checked = bool(jobs) or slot.child is not None
+    """The next job from the server (None when it is gone)."""
     while not jobs:
-        if not idle_checked:
-            idle_checked = True
-            ready, _, _ = select.select([sock], [], [], _IDLE_S)
-            if not ready:
-                # A failure is not lost: run() forks again, and reports.
-                with contextlib.suppress(OSError):
-                    slot.prepare()
         chunk = sock.recv(1 << 20)
         if not chunk:
             return None
