@@ -118,3 +118,13 @@ def test_a_waiting_child_that_died_is_an_infra_error_retried(one_slot: SandboxPo
     os.kill(child, signal.SIGKILL)
     result = run1(one_slot, "print('ok')")
     assert (result.verdict, result.stdout, result.attempts) == ("pass", "ok\n", 2)
+
+
+def test_a_child_whose_job_cannot_start_is_discarded(one_slot: SandboxPool) -> None:
+    # A lone surrogate cannot be written as UTF-8: the slot fails before the go signal,
+    # kills the waiting child and is recycled; nothing is left and the pool goes on.
+    result = run1(one_slot, "print('\ud800')")
+    assert result.verdict == "infra_error"
+    assert "UnicodeEncodeError" in result.reason
+    assert settled_uid_procs(OWN_UID, 1) == []
+    assert run1(one_slot, "print('fine')").stdout == "fine\n"

@@ -5,11 +5,11 @@ namespace; a private mount namespace with its tmpfs work area and a readable vie
 interpreter), then serves jobs one at a time from a socket. Per job:
 
 1. ahead of the job, while the slot waits for it: make a fresh job directory (owned by
-   the slot's uid) and have the slot's zygote (see ``zygote``) fork the job's child; the
-   child: joins the slot's cgroup, new
-   session, rlimits, stdin from /dev/null, stdout/stderr to pipes, every other descriptor
-   closed, drops to the slot's uid, parent death signal, no_new_privs, its own Landlock
-   ruleset, seccomp; then, with every layer in force, it blocks on a pipe;
+   the slot's uid) and have the slot's zygote (see ``zygote``) fork the job's child;
+   the child: joins the slot's cgroup, new session, rlimits, stdin from /dev/null,
+   stdout/stderr to pipes, every other descriptor closed, drops to the slot's uid,
+   parent death signal, no_new_privs, its own Landlock ruleset, seccomp; then, with
+   every layer in force, it blocks on a pipe;
 2. when the job comes: the slot writes the script into that directory and sends the
    job's CPU limit down the pipe; the child lowers ``RLIMIT_CPU`` to it and runs the
    script in its already warm interpreter (no exec, so no interpreter start-up per job);
@@ -527,12 +527,14 @@ class Slot:
             self._write_script(child.script, str(job["code"]))
             return self._run_in(job, child, started=started, before=before, cpu0=cpu0)
         finally:
-            if not child.reaped:
-                # It never ran its job (say, the script could not be written): discard it.
-                with contextlib.suppress(ProcessLookupError):
+            if not child.reaped and self.zygote is not None:
+                # It never ran its job (say, the script could not be written): discard it,
+                # and take the zygote's report of its exit. A zygote that is gone fails
+                # the next request instead.
+                with contextlib.suppress(OSError):
                     signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
-                assert self.zygote is not None
-                self.zygote.wait(child.pid)
+                with contextlib.suppress(OSError):
+                    self.zygote.wait(child.pid)
             child.close()
             shutil.rmtree(child.jobdir, ignore_errors=True)
 
