@@ -122,8 +122,17 @@ def _uid(pid: int) -> int | None:
 
 
 def slot_pids(pool: SandboxPool) -> list[int]:
-    """The slot processes of ``pool`` (children of its server)."""
+    """The slot processes of ``pool`` (children of its server; not a dead slot's orphan
+    that the server, a subreaper, has yet to reap)."""
     server = pool._proc.pid if pool._proc else None
     if server is None:
         return []
-    return _children(server)
+    return [pid for pid in _children(server) if _state(pid) not in ("Z", None)]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None

@@ -43,6 +43,11 @@ def _waiting(pool: SandboxPool, timeout_s: float = 2.0) -> list[int]:
         time.sleep(0.01)
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
 def _status(pid: int) -> dict[str, str]:
     with open(f"/proc/{pid}/status") as fh:
         return {k: v.strip() for k, v in (line.split(":", 1) for line in fh)}
@@ -128,3 +133,18 @@ def test_a_child_whose_job_cannot_start_is_discarded(one_slot: SandboxPool) -> N
     assert "UnicodeEncodeError" in result.reason
     assert settled_uid_procs(OWN_UID, 1) == []
     assert run1(one_slot, "print('fine')").stdout == "fine\n"
+
+
+def test_a_dead_zygote_is_an_infra_error_retried_on_a_new_slot(one_slot: SandboxPool) -> None:
+    run1(one_slot, "pass")
+    (slot,) = slot_pids(one_slot)
+    # The zygote: the slot's own child running as root (the next job's child, a
+    # grandchild, may not have dropped to the slot's uid yet).
+    (zygote,) = [
+        p for p in descendants(slot) if _parent(p) == slot and os.stat(f"/proc/{p}").st_uid == 0
+    ]
+    os.kill(zygote, signal.SIGKILL)
+    result = run1(one_slot, "print('ok')")
+    assert (result.verdict, result.stdout, result.attempts) == ("pass", "ok\n", 2)
+    assert slot not in slot_pids(one_slot)  # that slot was recycled
+    assert settled_uid_procs(OWN_UID, 1) == []

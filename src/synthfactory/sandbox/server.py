@@ -363,6 +363,8 @@ class PoolServer:
         """Run until the client closes its end."""
         client = LineReader()
         while True:
+            # A recycled slot's zygote dies just after its slot, and comes here.
+            _reap_orphans()
             self._dispatch()
             now = time.monotonic()
             for slot in list(self.slots.values()):

@@ -463,6 +463,18 @@ class Slot:
 
         self.zygote = Zygote(child_main, close_fds=close_fds)
 
+    def close(self) -> None:
+        """Stop the zygote and reap it, so that it is gone with the slot (not left to die
+        of its parent death signal once the slot has exited)."""
+        zygote, self.zygote = self.zygote, None
+        if zygote is None:
+            return
+        zygote.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(zygote.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(zygote.pid, 0)
+
     def request_child(self) -> None:
         """Have the zygote fork the next job's child now, unless one is asked for
         already: a fresh job directory, and a fresh process that applies every layer and
@@ -711,6 +723,7 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
     while True:
         job = _next_job(sock, reader, jobs)
         if job is None:
+            slot.close()
             return
         try:
             result = slot.run(job)
@@ -725,6 +738,8 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
             # set up while this answer travels. A failure is not lost: run() asks again.
             with contextlib.suppress(OSError):
                 slot.request_child()
+        if result.get("recycle"):
+            slot.close()
         sock.sendall(json.dumps({"type": "result", "result": result}).encode() + b"\n")
         if result.get("recycle"):
             return
