@@ -11,6 +11,18 @@ each arm with the same parallelism (``--workers``, default 2):
 Throughput (executions/s) sends all ``--n`` jobs at once, ``--workers`` at a time; latency
 (ms/job) runs ``--n-latency`` jobs one after the other. Pool start-up is reported apart.
 
+The arms take turns: each repeat measures every arm once, one after the other, so the
+load others put on a shared machine hits the arms of a repeat alike. Each row keeps the
+medians over the repeats; "vs subprocess" is the median of the repeats' own ratios.
+
+CPU ms/job is the CPU time (user + system) the whole process tree of this benchmark spent
+during an arm's throughput run, per job: this process, and every process under it (the
+pool's server, slots, zygotes and jobs; each subprocess; bwrap and what it runs). Others'
+load changes it far less than it changes exec/s, so "CPU vs subprocess" (the
+subprocess arm's CPU per job over the arm's) is the steadier comparison: it is the
+throughput ratio a machine with nothing else running would show, all arms being bound by
+CPU at this parallelism.
+
     python bench/bench_sandbox.py                  # N=400
     python bench/bench_sandbox.py --n 100 --repeats 1
 """
@@ -50,6 +62,24 @@ SNIPPETS = {
 Runner = Callable[[Sequence[SandboxJob]], list[bool]]
 
 
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used by the live process tree under ``root``: each live process's own
+    time plus that of its children already reaped (which holds the reaped ones' own)."""
+    total = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                stack += [int(p) for p in fh.read().split()]
+        except OSError:
+            continue  # gone meanwhile: its time is in its parent's reaped children
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def subprocess_runner(workers: int) -> Runner:
     def one(job: SandboxJob) -> bool:
         proc = subprocess.run(
@@ -72,9 +102,11 @@ def subprocess_runner(workers: int) -> Runner:
 def measure(run: Runner, code: str, n: int, n_latency: int) -> dict[str, float]:
     jobs = [SandboxJob(str(i), code, 5.0) for i in range(n)]
     run(jobs[:4])  # warm up
+    cpu_before = tree_cpu_s(os.getpid())
     started = time.perf_counter()
     ok = run(jobs)
     elapsed = time.perf_counter() - started
+    cpu_s = tree_cpu_s(os.getpid()) - cpu_before
     if not all(ok):
         raise RuntimeError(f"{ok.count(False)} jobs failed")
     latencies = []
@@ -86,6 +118,7 @@ def measure(run: Runner, code: str, n: int, n_latency: int) -> dict[str, float]:
         "exec_per_s": n / elapsed,
         "ms_per_job_throughput": elapsed * 1000 / n,
         "ms_per_job_latency": statistics.median(latencies),
+        "cpu_ms_per_job": cpu_s * 1000 / n,
     }
 
 
@@ -98,6 +131,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sandbox.json")
     args = parser.parse_args()
 
+    load_start = os.getloadavg()
     t = time.perf_counter()
     pool = SandboxPool(args.workers)
     pool_start_ms = (time.perf_counter() - t) * 1000
@@ -113,18 +147,33 @@ def main() -> None:
     rows = []
     try:
         for snippet, code in SNIPPETS.items():
-            for arm, run in arms.items():
-                samples = [measure(run, code, args.n, args.n_latency) for _ in range(args.repeats)]
+            samples: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
+            for _ in range(args.repeats):
+                for arm, run in arms.items():
+                    samples[arm].append(measure(run, code, args.n, args.n_latency))
+            for arm, runs in samples.items():
+                ratios = [
+                    r["exec_per_s"] / base["exec_per_s"]
+                    for r, base in zip(runs, samples["subprocess"], strict=True)
+                ]
                 row = {
                     "snippet": snippet,
                     "arm": arm,
-                    **{k: statistics.median(s[k] for s in samples) for k in samples[0]},
+                    **{k: statistics.median(s[k] for s in runs) for k in runs[0]},
+                    "vs_subprocess": statistics.median(ratios),
+                    "vs_subprocess_each": ratios,
                 }
+                row["cpu_vs_subprocess"] = (
+                    statistics.median(r["cpu_ms_per_job"] for r in samples["subprocess"])
+                    / row["cpu_ms_per_job"]
+                )
                 rows.append(row)
                 print(
                     f"{snippet:15} {arm:11} {row['exec_per_s']:8.1f}/s "
                     f"{row['ms_per_job_throughput']:7.2f} ms/job "
-                    f"{row['ms_per_job_latency']:7.2f} ms latency",
+                    f"{row['ms_per_job_latency']:7.2f} ms latency "
+                    f"{row['vs_subprocess']:5.2f}x "
+                    f"{row['cpu_ms_per_job']:6.2f} CPU ms/job {row['cpu_vs_subprocess']:5.2f}x",
                     file=sys.stderr,
                 )
     finally:
@@ -133,22 +182,24 @@ def main() -> None:
         if bwrap is not None:
             bwrap.close()
 
-    base = {r["snippet"]: r["exec_per_s"] for r in rows if r["arm"] == "subprocess"}
     print(
         f"\nworkers={args.workers}  N={args.n}  repeats={args.repeats}  "
         f"pool start {pool_start_ms:.0f} ms"
     )
-    print(f"pool layers: {', '.join(layers)}\n")
+    print(f"pool layers: {', '.join(layers)}")
+    print(f"load average at start / end: {load_start[0]:.2f} / {os.getloadavg()[0]:.2f}\n")
     print(
         "| snippet | arm | exec/s | ms/job (throughput) | ms/job (latency, 1 at a time) "
-        "| vs subprocess |"
+        "| vs subprocess (median; each repeat) | CPU ms/job | CPU vs subprocess |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        ratio = r["exec_per_s"] / base[r["snippet"]]
+        each = " / ".join(f"{x:.2f}" for x in r["vs_subprocess_each"])
         print(
             f"| {r['snippet']} | {r['arm']} | {r['exec_per_s']:.0f} | "
-            f"{r['ms_per_job_throughput']:.2f} | {r['ms_per_job_latency']:.2f} | {ratio:.2f}x |"
+            f"{r['ms_per_job_throughput']:.2f} | {r['ms_per_job_latency']:.2f} | "
+            f"{r['vs_subprocess']:.2f}x ({each}) | {r['cpu_ms_per_job']:.2f} | "
+            f"{r['cpu_vs_subprocess']:.2f}x |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
@@ -160,6 +211,7 @@ def main() -> None:
                            "repeats": args.repeats},
                 "pool_start_ms": pool_start_ms,
                 "pool_layers": layers,
+                "load_average": {"start": load_start, "end": os.getloadavg()},
                 "rows": rows,
             },
             indent=2,

@@ -175,3 +175,28 @@ def test_limits_round_trip() -> None:
     limits = Limits(memory_mb=100, wall_floor_s=0.5)
     assert Limits.from_dict(limits.to_dict()) == limits
     assert limits.wall_cap_s(1.0) == 4.0
+
+
+def test_read_paths_reached_through_symlinks_and_subdirectories_stay_readable(
+    pool: SandboxPool,
+) -> None:
+    # The slot drops rules that grant nothing beyond another rule (``/lib`` is beneath
+    # ``/usr`` once resolved): every one of those paths must still be readable, and
+    # nothing outside them.
+    paths = ["/lib", "/bin", "/sbin", "/lib64", "/etc/localtime", "/etc/ld.so.cache"]
+    code = (
+        "import os, sys\n"
+        f"for p in {paths!r} + [os.path.dirname(os.__file__)]:\n"
+        "    if os.path.lexists(p):\n"
+        "        os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(1)\n"
+        "print(sorted(os.listdir(sys.prefix)) != [])\n"
+        "for p in ('/etc/hostname', '/etc/passwd', '/root'):\n"
+        "    try:\n"
+        "        os.listdir(p) if os.path.isdir(p) else open(p).read()\n"
+        "        print('READ', p)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    result = run1(pool, code)
+    assert result.verdict == "pass", result.stderr
+    assert result.stdout == "True\n"

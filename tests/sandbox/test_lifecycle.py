@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synthfactory.sandbox import SandboxJob, SandboxPool
 
-from .conftest import UID_BASE, run1, slot_pids, uid_procs
+from .conftest import UID_BASE, run1, running_jobs, slot_pids, uid_procs
 
 
 def test_a_slot_is_recycled_after_an_anomaly(pool: SandboxPool) -> None:
@@ -38,18 +38,13 @@ def test_a_crashed_slot_is_an_infra_error_retried_elsewhere(pool: SandboxPool) -
     )
     worker.start()
     time.sleep(0.25)
-    busy = [p for p in slot_pids(pool) if any(uid_procs()) and _has_children(p)]
-    assert busy, "no slot was running the job"
-    os.kill(busy[0], signal.SIGKILL)
+    busy = running_jobs(pool)
+    assert len(busy) == 1, f"not exactly one slot running the job: {busy}"
+    os.kill(busy[0][0], signal.SIGKILL)
     worker.join(timeout=20)
     (result,) = results
     assert result.verdict == "pass"  # type: ignore[attr-defined]
     assert result.attempts == 2  # type: ignore[attr-defined]
-
-
-def _has_children(pid: int) -> bool:
-    with open(f"/proc/{pid}/task/{pid}/children") as fh:
-        return bool(fh.read().split())
 
 
 def test_run_is_thread_safe(pool: SandboxPool) -> None:
@@ -88,7 +83,7 @@ def test_close_leaves_no_process_and_no_cgroup(isolation_ok: None) -> None:
     own.close()  # idempotent
     for pid in [server, *slots]:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
-    assert uid_procs(UID_BASE + 20, 2) == []
+    assert uid_procs(UID_BASE + 20, 2, waiting_ok=False) == []
     leftovers = list(Path("/sys/fs/cgroup").glob(f"*/synthfactory-sandbox-{server}"))
     leftovers += list(Path("/sys/fs/cgroup").glob(f"*/**/synthfactory-sandbox-{server}"))
     assert leftovers == []

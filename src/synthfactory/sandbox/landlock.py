@@ -98,8 +98,12 @@ class PreparedPaths:
     Opening and ``fstat``-ing every read-only and device path for each job is most of the
     cost of Landlock; the paths and their rights are the same for every job of a slot, so
     they are opened here once (``O_PATH | O_CLOEXEC``) and each job's fresh ruleset gets
-    exactly the rules :func:`restrict` would have added. The descriptors give no access by
-    themselves (``O_PATH``), and the forked job closes them before any of its code runs.
+    the rules :func:`restrict` would have added, less those that grant nothing more: a
+    path beneath another rule's directory (after symlinks: ``/lib`` is ``/usr/lib``) whose
+    rights that rule already grants. Landlock allows an access if any rule on the path's
+    ancestors allows it, so the rights of every path are unchanged; a job just builds
+    fewer rules. The descriptors give no access by themselves (``O_PATH``), and the forked
+    job closes them before any of its code runs.
     """
 
     def __init__(self, *, abi: int, read_paths: Iterable[str], device_paths: Iterable[str]):
@@ -109,13 +113,25 @@ class PreparedPaths:
         read = _EXECUTE | _READ_FILE | _READ_DIR
         wanted = [(p, read) for p in read_paths]
         wanted += [(p, (_READ_FILE | _WRITE_FILE | _IOCTL_DEV) & fs) for p in device_paths]
+        # Ancestors first, so a path is only ever dropped for a rule that is kept.
+        wanted.sort(key=lambda item: len(os.path.realpath(item[0])))
+        kept: list[tuple[str, int]] = []  # (real path of a directory, its rights)
         for path, access in wanted:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
-            allowed = access if stat.S_ISDIR(os.fstat(fd).st_mode) else access & _FILE_ONLY
+            is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+            allowed = access if is_dir else access & _FILE_ONLY
+            real = os.path.realpath(f"/proc/self/fd/{fd}")
+            if any(_beneath(real, top) and allowed & ~rights == 0 for top, rights in kept):
+                os.close(fd)
+                continue
+            if is_dir:
+                kept.append((real, allowed))
             self.rules.append((fd, struct.pack("=Qi", allowed, fd)))
+        # Made once, here: a job passes them to landlock_add_rule as they are.
+        self._attrs = [ctypes.create_string_buffer(packed, 12) for _, packed in self.rules]
 
     @property
     def fds(self) -> list[int]:
@@ -123,10 +139,12 @@ class PreparedPaths:
         return [fd for fd, _ in self.rules]
 
     def close(self) -> None:
+        """Close the descriptors."""
         for fd, _ in self.rules:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.rules = []
+        self._attrs = []
 
 
 def create_ruleset(
@@ -139,11 +157,11 @@ def create_ruleset(
     if abi < 1:
         raise OSError("Landlock is not available")
     libc = _libc()
+    syscall = libc.syscall
     ruleset_fd = _new_ruleset(libc, abi)
     try:
-        for _, packed in prepared.rules:
-            attr = ctypes.create_string_buffer(packed, 12)
-            if libc.syscall(_SYS_ADD_RULE, ruleset_fd, _RULE_PATH_BENEATH, attr, 0) != 0:
+        for attr in prepared._attrs:
+            if syscall(_SYS_ADD_RULE, ruleset_fd, _RULE_PATH_BENEATH, attr, 0) != 0:
                 err = ctypes.get_errno()
                 raise OSError(err, "landlock_add_rule failed")
         for path in read_paths:
@@ -165,6 +183,11 @@ def restrict_self(ruleset_fd: int) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.close(ruleset_fd)
+
+
+def _beneath(path: str, top: str) -> bool:
+    """True when ``path`` is ``top`` or inside it (both real, absolute paths)."""
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def _new_ruleset(libc: ctypes.CDLL, abi: int) -> int:

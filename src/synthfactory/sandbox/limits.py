@@ -69,21 +69,34 @@ class Limits:
         )
 
 
-def apply_rlimits(limits: Limits, cpu_timeout_s: float, *, nproc_slack: int = 0) -> None:
+def apply_rlimits(limits: Limits, cpu_timeout_s: float | None, *, nproc_slack: int = 0) -> None:
     """Set the job's rlimits on the calling process (inherited by its children).
 
     ``nproc_slack`` raises ``RLIMIT_NPROC`` above ``limits.pids`` when a cgroup enforces
     ``pids.max``: the cgroup should be the limit that bites, since it records the hit.
+    ``cpu_timeout_s=None`` (a child forked before its job is known) sets ``RLIMIT_CPU`` to
+    unlimited, so that :func:`set_cpu_limit` can lower it to the job's limit later, once
+    privileges are gone (lowering needs none).
     """
-    cpu = math.ceil(cpu_timeout_s) + 1
+    if cpu_timeout_s is None:
+        inf = resource.RLIM_INFINITY
+        resource.setrlimit(resource.RLIMIT_CPU, (inf, inf))
+    else:
+        set_cpu_limit(cpu_timeout_s)
     memory = limits.memory_mb * _MIB
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * _MIB,) * 2)
     nproc = limits.pids + nproc_slack
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def set_cpu_limit(cpu_timeout_s: float) -> None:
+    """``RLIMIT_CPU`` for a job of ``cpu_timeout_s``: one second above it (``SIGXCPU``),
+    and killed a second later (the backstop behind the watchdog)."""
+    cpu = math.ceil(cpu_timeout_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -96,4 +109,4 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError(f"could not drop privileges to uid {uid}")
 
 
-__all__ = ["Limits", "apply_rlimits", "drop_privileges"]
+__all__ = ["Limits", "apply_rlimits", "drop_privileges", "set_cpu_limit"]

@@ -19,6 +19,7 @@ plus a grace period is killed with its cgroup, and its job counts as an infra er
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import json
 import os
@@ -45,6 +46,7 @@ _MAX_INFRA_ATTEMPTS = 3
 _MAX_STARTUP_FAILURES = 5
 _GRACE_S = 10.0
 _CGROUP_PREFIX = "synthfactory-sandbox-"
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 class SlotStartError(RuntimeError):
@@ -132,6 +134,26 @@ def _clean_stale_groups(layout: cgroups.CgroupLayout) -> None:
                         slot_dir.rmdir()
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def _reap_orphans() -> None:
+    """Reap whatever of a dead slot was re-parented here (this process is a subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _own_children() -> list[int]:
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
 
 
 def _pid_alive(pid: int) -> bool:
@@ -247,6 +269,7 @@ class PoolServer:
         if group is not None:
             with contextlib.suppress(OSError, TimeoutError):
                 group.kill_all()
+        _reap_orphans()
         if slot.job is not None:
             job, slot.job = slot.job, None
             self._finish_or_retry(job, slot, {"verdict": "infra_error", "reason": "slot died"})
@@ -340,6 +363,8 @@ class PoolServer:
         """Run until the client closes its end."""
         client = LineReader()
         while True:
+            # A recycled slot's zygote dies just after its slot, and comes here.
+            _reap_orphans()
             self._dispatch()
             now = time.monotonic()
             for slot in list(self.slots.values()):
@@ -382,6 +407,15 @@ class PoolServer:
         self.slots.clear()
         for group in self.groups.values():
             group.remove()
+        # What a killed slot left (its job, or the child it forked for the next job) came
+        # here: once this returns, no process of the pool is left.
+        deadline = time.monotonic() + 3.0
+        while (left := _own_children()) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _reap_orphans()
+            time.sleep(0.001)
         if self.layout is not None:
             cgroups.remove_base(self.layout)
         shutil.rmtree(self.base_dir, ignore_errors=True)
@@ -396,6 +430,8 @@ def main(argv: list[str]) -> None:  # pragma: no cover - the server process
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Orphans of a slot that died come here, to be killed and reaped (see shutdown).
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if "lance" in sys.modules:
         write_all(proto_out, encode({"type": "error", "message": "lance imported"}))
         return

@@ -4,15 +4,26 @@ A slot is forked by the pool server. It enters its namespaces once (an empty net
 namespace; a private mount namespace with its tmpfs work area and a readable view of the
 interpreter), then serves jobs one at a time from a socket. Per job:
 
-1. make the job directory (owned by the slot's uid) and write the script there;
-2. fork; the child: new session, joins the slot's cgroup, rlimits, stdin from /dev/null,
-   stdout/stderr to pipes, every other descriptor closed, drops to the slot's uid, parent
-   death signal, no_new_privs, Landlock, seccomp; then runs the script in its already
-   warm interpreter (no exec, so no interpreter start-up per job);
+1. ahead of the job, while the slot waits for it: make a fresh job directory (owned by
+   the slot's uid) and have the slot's zygote (see ``zygote``) fork the job's child;
+   the child: joins the slot's cgroup, new session, rlimits, stdin from /dev/null,
+   stdout/stderr to pipes, every other descriptor closed, drops to the slot's uid,
+   parent death signal, no_new_privs, its own Landlock ruleset, seccomp; then, with
+   every layer in force, it blocks on a pipe;
+2. when the job comes: the slot writes the script into that directory and sends the
+   job's CPU limit down the pipe; the child lowers ``RLIMIT_CPU`` to it and runs the
+   script in its already warm interpreter (no exec, so no interpreter start-up per job);
 3. the slot watches the child's CPU time (the whole cgroup) and the wall clock, and keeps
    a bounded prefix of stdout and stderr;
 4. when the child is done (or over a limit): kill the whole cgroup, reap, delete the job
-   directory, classify (see ``results``), and answer.
+   directory, classify (see ``results``), answer, and only then fork the next job's
+   child (so nothing of this job is alive when it starts, and the cgroup kill of this
+   job cannot reach it).
+
+A child serves exactly one job and is then discarded (it exits after the job, and
+one that never got a job exits when the slot closes its pipe or dies): forking ahead
+takes fork and setup out of a job's latency without sharing a process between jobs.
+The slot itself never forks per job, so its own per-job work copies no pages.
 
 A setup step that fails is reported through a separate pipe closed just before the job's
 code runs, so a job can never fake an infrastructure error, nor a result: the socket to
@@ -31,23 +42,32 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from synthfactory.sandbox import landlock, mounts, seccomp
-from synthfactory.sandbox.cgroups import JobCgroup
-from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges
+from synthfactory.sandbox.cgroups import CgroupCounters, JobCgroup
+from synthfactory.sandbox.limits import Limits, apply_rlimits, drop_privileges, set_cpu_limit
 from synthfactory.sandbox.results import truncate
+from synthfactory.sandbox.wire import LineReader
+from synthfactory.sandbox.zygote import Zygote
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: RLIMIT_NPROC above pids.max when the cgroup limits processes (so the cgroup bites first).
 NPROC_SLACK = 8
 _SETUP_FAILED = 127
+#: What a child writes on its status pipe, and closes it, as its job's code starts (so a
+#: child that dies before, with nothing written, is told apart from a job that failed).
+_STARTED = b"\x00"
 _MAX_FD = 65536
 _TICK_S = 0.02
+#: What the slot sends a waiting child to start its job: the job's CPU limit in seconds.
+_GO = struct.Struct("=d")
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _SYSTEM_READ = (
     "/usr",
@@ -101,8 +121,12 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _set_pdeathsig() -> None:
+def _set_pdeathsig(parent: int | None = None) -> None:
+    """Die with the parent; with ``parent`` given, also if it is already gone (the
+    signal is only sent for a death after this call)."""
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(_SETUP_FAILED)
 
 
 def _exit_code_of(err: SystemExit) -> int:
@@ -175,23 +199,26 @@ def _run_script(path: str, source: str, jobdir: str) -> int:
 
 
 def _enter_job(
-    spec: SlotSpec, jobdir: str, timeout_s: float, *, out_w: int, err_w: int, ruleset_fd: int
+    spec: SlotSpec, jobdir: str, *, parent_pid: int, out_w: int, err_w: int, ruleset_fd: int
 ) -> None:
     """Apply every layer to the calling (forked) process, in the order that works (the
-    cgroup was joined and the Landlock ruleset built in :func:`_job_child` already)."""
+    cgroup was joined and the Landlock ruleset built in :func:`_job_child` already).
+    ``RLIMIT_CPU`` is left unlimited here and set to the job's once the job is known."""
     os.setsid()
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
+    if devnull != 0:
+        os.close(devnull)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     if "rlimits" in spec.layers:
         slack = NPROC_SLACK if "cgroup_pids" in spec.layers else 0
-        apply_rlimits(spec.limits, timeout_s, nproc_slack=slack)
+        apply_rlimits(spec.limits, None, nproc_slack=slack)
     os.chdir(jobdir)
     if "uid" in spec.layers:
         drop_privileges(spec.uid, spec.uid)
-    # After the uid change, which clears it.
-    _set_pdeathsig()
+    # Again after the uid change, which clears it.
+    _set_pdeathsig(parent_pid)
     seccomp.set_no_new_privs()
     if "landlock_fs" in spec.layers:
         landlock.restrict_self(ruleset_fd)
@@ -199,16 +226,30 @@ def _enter_job(
         seccomp.install(spec.seccomp_program)
 
 
+def _wait_for_job(go_r: int) -> float | None:
+    """Block until the slot sends the job's CPU limit; None if it closed the pipe."""
+    data = b""
+    while len(data) < _GO.size:
+        chunk = os.read(go_r, _GO.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    (timeout_s,) = _GO.unpack(data)
+    return float(timeout_s)
+
+
 def _job_child(
     spec: SlotSpec,
     prepared: _SlotPrepared,
-    job: dict[str, Any],
     *,
     jobdir: str,
     script: str,
-    fds: tuple[int, int, int],
+    parent_pid: int,
+    fds: tuple[int, int, int, int],
 ) -> None:  # pragma: no cover - runs in the forked child
-    out_w, err_w, status_w = fds
+    out_w, err_w, status_w, go_r = fds
+    # A child forked ahead may outlive a zygote killed right after the fork: it must not.
+    _set_pdeathsig(parent_pid)
     try:
         # Join the cgroup first, through the slot's descriptors: one write per hierarchy.
         if prepared.cgroup_fds is not None:
@@ -226,30 +267,60 @@ def _job_child(
             )
         # Nothing of the slot may reach the job: the server socket above all, and the
         # cgroup and Landlock path descriptors just used.
-        keep = sorted({out_w, err_w, status_w} | ({ruleset_fd} if ruleset_fd >= 0 else set()))
-        os.closerange(3, keep[0])
-        for low, high in zip(keep, [*keep[1:], _MAX_FD], strict=True):
+        keep = {out_w, err_w, status_w, go_r} | ({ruleset_fd} if ruleset_fd >= 0 else set())
+        ordered = sorted(keep)
+        os.closerange(3, ordered[0])
+        for low, high in zip(ordered, [*ordered[1:], _MAX_FD], strict=True):
             os.closerange(low + 1, high)
         _enter_job(
-            spec,
-            jobdir,
-            float(job["timeout_s"]),
-            out_w=out_w,
-            err_w=err_w,
-            ruleset_fd=ruleset_fd,
+            spec, jobdir, parent_pid=parent_pid, out_w=out_w, err_w=err_w, ruleset_fd=ruleset_fd
         )
         os.close(out_w)
         os.close(err_w)
+        # Every layer is in force: wait for this child's one and only job.
+        timeout_s = _wait_for_job(go_r)
+        if timeout_s is None:
+            os._exit(0)  # discarded unused: the slot is going away
+        os.close(go_r)
+        if "rlimits" in spec.layers:
+            set_cpu_limit(timeout_s)  # lowering a limit needs no privilege
+        with open(script, "rb") as fh:
+            source = fh.read().decode("utf-8")
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.write(status_w, f"job setup failed: {type(err).__name__}: {err}".encode()[:1000])
         os._exit(_SETUP_FAILED)
+    os.write(status_w, _STARTED)
     os.close(status_w)
     code = 1
     try:
-        code = _run_script(script, str(job["code"]), jobdir)
+        code = _run_script(script, source, jobdir)
     finally:
         os._exit(code)
+
+
+@dataclass
+class _Child:
+    """A forked child, confined and waiting for its one job; the slot's ends of its pipes."""
+
+    pid: int
+    pidfd: int
+    jobdir: str
+    script: str
+    out_r: int
+    err_r: int
+    status_r: int
+    go_w: int
+    reaped: bool = False
+
+    def close(self) -> None:
+        """Close the slot's ends (a waiting child then sees end of file and exits)."""
+        for name in ("pidfd", "out_r", "err_r", "status_r", "go_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, -1)
 
 
 class _Output:
@@ -277,6 +348,15 @@ class _Output:
 
     def text(self) -> str:
         return truncate(bytes(self.data), self.dropped, self.limit)
+
+
+def _own_children() -> list[int]:
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
 
 
 def _uid_pids(uid: int) -> list[int]:
@@ -314,6 +394,9 @@ class Slot:
     def __init__(self, spec: SlotSpec) -> None:
         self.spec = spec
         self.jobs_done = 0
+        self.children_forked = 0
+        self.zygote: Zygote | None = None
+        self.requested: str | None = None  # the job directory of the child asked for
         # Opened once, in the slot's namespaces, with the same paths a job used to open
         # itself; each job still gets its own ruleset and joins the group itself.
         self.prepared = _SlotPrepared()
@@ -323,12 +406,14 @@ class Slot:
                 read_paths=(*_SYSTEM_READ, *spec.read_paths),
                 device_paths=_DEVICES,
             )
+        self.counters: CgroupCounters | None = None
         if spec.cgroup is not None:
             self.prepared.cgroup_fds = spec.cgroup.open_procs()
+            self.counters = CgroupCounters(spec.cgroup)
 
     def _cpu_ns(self, pid: int) -> int | None:
-        if "cgroup_cpu" in self.spec.layers and self.spec.cgroup is not None:
-            return self.spec.cgroup.cpu_ns()
+        if "cgroup_cpu" in self.spec.layers and self.counters is not None:
+            return self.counters.cpu_ns()
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
@@ -346,7 +431,8 @@ class Slot:
         elif "uid" in self.spec.layers:
             found = _kill_uid(uid)
         # Orphans were re-parented to this slot (a child subreaper): reap them all, so
-        # not even a zombie of the job outlives it.
+        # not even a zombie of the job outlives it. The zygote is the one child to stay.
+        keep = {self.zygote.pid} if self.zygote is not None else set()
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             try:
@@ -354,71 +440,162 @@ class Slot:
             except ChildProcessError:
                 break
             if pid == 0:
+                if set(_own_children()) <= keep:
+                    break
                 time.sleep(0.001)
         return found
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job to completion; returns the result fields plus ``recycle``."""
+    def _limit_counters(self) -> tuple[int, int]:
+        counters = self.counters
+        if counters is None:
+            return (0, 0)
+        return (counters.pids_limit_hits(), counters.oom_kills())
+
+    def start(self, *, close_fds: list[int]) -> None:
+        """Fork the zygote (once, from the warm slot); ``close_fds`` are the slot's
+        descriptors the zygote must not hold (the server socket)."""
+
+        def child_main(jobdir: str, parent: int, fds: tuple[int, int, int, int]) -> None:
+            script = os.path.join(jobdir, "main.py")  # pragma: no cover - a job's child
+            _job_child(
+                self.spec, self.prepared, jobdir=jobdir, script=script, parent_pid=parent, fds=fds
+            )
+
+        self.zygote = Zygote(child_main, close_fds=close_fds)
+
+    def close(self) -> None:
+        """Stop the zygote and reap it, so that it is gone with the slot (not left to die
+        of its parent death signal once the slot has exited)."""
+        zygote, self.zygote = self.zygote, None
+        if zygote is None:
+            return
+        zygote.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(zygote.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(zygote.pid, 0)
+
+    def request_child(self) -> None:
+        """Have the zygote fork the next job's child now, unless one is asked for
+        already: a fresh job directory, and a fresh process that applies every layer and
+        then waits for its job. Call only when the last job's cgroup is empty."""
+        if self.requested is not None:
+            return
+        if self.zygote is None:
+            raise RuntimeError("the slot's zygote is not started")
         spec = self.spec
-        self.jobs_done += 1
-        jobdir = os.path.join(spec.slot_dir, f"job-{self.jobs_done}")
+        self.children_forked += 1
+        jobdir = os.path.join(spec.slot_dir, f"job-{self.children_forked}")
         os.mkdir(jobdir, 0o700)
-        script = os.path.join(jobdir, "main.py")
-        with open(script, "w", encoding="utf-8") as fh:
-            fh.write(str(job["code"]))
         if "uid" in spec.layers:
             os.chown(jobdir, spec.uid, spec.uid)
-            os.chown(script, spec.uid, spec.uid)
         try:
-            return self._run_in(job, jobdir, script)
-        finally:
+            self.zygote.request(jobdir)
+        except BaseException:
             shutil.rmtree(jobdir, ignore_errors=True)
+            raise
+        self.requested = jobdir
 
-    def _run_in(self, job: dict[str, Any], jobdir: str, script: str) -> dict[str, Any]:
+    def _take_child(self) -> _Child:
+        self.request_child()
+        assert self.zygote is not None and self.requested is not None
+        jobdir, self.requested = self.requested, None
+        try:
+            forked = self.zygote.receive()
+        except BaseException:
+            shutil.rmtree(jobdir, ignore_errors=True)
+            raise
+        return _Child(
+            forked.pid,
+            forked.pidfd,
+            jobdir,
+            os.path.join(jobdir, "main.py"),
+            forked.out_r,
+            forked.err_r,
+            forked.status_r,
+            forked.go_w,
+        )
+
+    def _write_script(self, script: str, code: str) -> None:
+        fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(code.encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view) :]
+            if "uid" in self.spec.layers:
+                os.fchown(fd, self.spec.uid, self.spec.uid)
+        finally:
+            os.close(fd)
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job to completion in the waiting child (forked now if there is none);
+        returns the result fields plus ``recycle``."""
+        self.jobs_done += 1
+        started = time.monotonic()
+        before = self._limit_counters()
+        cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in self.spec.layers else 0
+        child = self._take_child()
+        try:
+            self._write_script(child.script, str(job["code"]))
+            return self._run_in(job, child, started=started, before=before, cpu0=cpu0)
+        finally:
+            if not child.reaped and self.zygote is not None:
+                # It never ran its job (say, the script could not be written): discard it,
+                # and take the zygote's report of its exit. A zygote that is gone fails
+                # the next request instead.
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    self.zygote.wait(child.pid)
+            child.close()
+            shutil.rmtree(child.jobdir, ignore_errors=True)
+
+    def _run_in(
+        self,
+        job: dict[str, Any],
+        child: _Child,
+        *,
+        started: float,
+        before: tuple[int, int],
+        cpu0: int | None,
+    ) -> dict[str, Any]:
         spec = self.spec
         timeout_s = float(job["timeout_s"])
-        group = spec.cgroup
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        status_r, status_w = os.pipe()
-        before = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
-        cpu0 = self._cpu_ns(os.getpid()) if "cgroup_cpu" in spec.layers else 0
-        started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(out_r)
-            os.close(err_r)
-            os.close(status_r)
-            _job_child(
-                spec, self.prepared, job, jobdir=jobdir, script=script, fds=(out_w, err_w, status_w)
-            )
-        for fd in (out_w, err_w, status_w):
-            os.close(fd)
-        with os.fdopen(status_r, "rb") as fh:
-            setup_error = fh.read().decode(errors="replace")
+        pid = child.pid
+        with contextlib.suppress(BrokenPipeError):  # it died: the status pipe says so
+            os.write(child.go_w, _GO.pack(timeout_s))
+        os.close(child.go_w)
+        child.go_w = -1
+        with os.fdopen(child.status_r, "rb") as fh:
+            child.status_r = -1
+            status_text = fh.read()
+        if status_text == _STARTED:
+            setup_error = ""
+        elif status_text:
+            setup_error = status_text.decode(errors="replace")
+        else:
+            setup_error = "the job's process died before its job started"
         outputs = [
-            _Output(out_r, spec.limits.output_bytes),
-            _Output(err_r, spec.limits.output_bytes),
+            _Output(child.out_r, spec.limits.output_bytes),
+            _Output(child.err_r, spec.limits.output_bytes),
         ]
         for out in outputs:
             os.set_blocking(out.fd, False)
-        try:
-            over, wall_ms = self._watch(pid, outputs, timeout_s, started, cpu0)
-            _, status, usage = os.wait4(pid, 0)
-            found = self._cleanup(spec.uid)
-            for out in outputs:
-                # Every writer is dead by now; stop at end of file, or if one is not.
-                while out.read():
-                    pass
-        finally:
-            for out in outputs:
-                os.close(out.fd)
-        after = (group.pids_limit_hits(), group.oom_kills()) if group else (0, 0)
+        over, wall_ms = self._watch(child, outputs, timeout_s, started, cpu0)
+        assert self.zygote is not None
+        status, cpu_s = self.zygote.wait(pid)
+        child.reaped = True
+        found = self._cleanup(spec.uid)
+        for out in outputs:
+            # Every writer is dead by now; stop at end of file, or if one is not.
+            while out.read():
+                pass
+        after = self._limit_counters()
         end_cpu = self._cpu_ns(pid) if "cgroup_cpu" in spec.layers else None
         if end_cpu is not None and cpu0 is not None:
             cpu_ns = end_cpu - cpu0
         else:
-            cpu_ns = int((usage.ru_utime + usage.ru_stime) * 1e9)
+            cpu_ns = int(cpu_s * 1e9)
         result: dict[str, Any] = {
             "exit_code": (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)),
             "stdout": outputs[0].text(),
@@ -447,38 +624,42 @@ class Slot:
         return result
 
     def _watch(
-        self, pid: int, outputs: list[_Output], timeout_s: float, started: float, cpu0: int | None
+        self,
+        child: _Child,
+        outputs: list[_Output],
+        timeout_s: float,
+        started: float,
+        cpu0: int | None,
     ) -> tuple[str | None, float]:
         """Wait for the job's main process while capturing output and enforcing the CPU
         limit and the wall cap; kills it when over. Returns (which limit, wall ms)."""
         wall_cap = self.spec.limits.wall_cap_s(timeout_s)
+        pid, pidfd = child.pid, child.pidfd
         over: str | None = None
-        pidfd = os.pidfd_open(pid)
-        try:
-            open_outputs = list(outputs)
-            while True:
-                remaining = started + wall_cap - time.monotonic()
-                if remaining <= 0:
-                    over = "wall"
-                    break
-                ready, _, _ = select.select(
-                    [pidfd, *(o.fd for o in open_outputs)], [], [], min(_TICK_S, remaining)
-                )
-                for out in list(open_outputs):
-                    if out.fd in ready and out.read() is False:
-                        open_outputs.remove(out)
-                now_cpu = self._cpu_ns(pid)
-                if now_cpu is not None and cpu0 is not None and now_cpu - cpu0 > timeout_s * 1e9:
-                    over = "cpu"
-                    break
-                if pidfd in ready:
-                    break
-        finally:
-            os.close(pidfd)
+        open_outputs = list(outputs)
+        while True:
+            remaining = started + wall_cap - time.monotonic()
+            if remaining <= 0:
+                over = "wall"
+                break
+            ready, _, _ = select.select(
+                [pidfd, *(o.fd for o in open_outputs)], [], [], min(_TICK_S, remaining)
+            )
+            for out in list(open_outputs):
+                if out.fd in ready and out.read() is False:
+                    open_outputs.remove(out)
+            now_cpu = self._cpu_ns(pid)
+            if now_cpu is not None and cpu0 is not None and now_cpu - cpu0 > timeout_s * 1e9:
+                over = "cpu"
+                break
+            if pidfd in ready:
+                break
         wall_ms = (time.monotonic() - started) * 1000
         if over is not None:
+            # Through the pidfd: the zygote, not this slot, reaps the child, so its pid
+            # could be reused by the time a plain kill() landed.
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         return over, wall_ms
 
 
@@ -528,16 +709,22 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
     if "netns" in spec.layers:
         mounts.unshare(mounts.CLONE_NEWNET)
     slot = Slot(spec)
-    reader = sock.makefile("rb")
+    reader = LineReader()
+    jobs: deque[dict[str, Any]] = deque()
     # Move the slot's (warm, preloaded) objects out of the collector's reach: a job's
     # garbage collections then do not walk, and so do not copy-on-write, every page of
     # the slot's heap. Only the slot's own objects are frozen; a job's are collected as
     # usual, and no isolation layer depends on the collector.
     gc.collect()
     gc.freeze()
+    slot.start(close_fds=[sock.fileno()])
+    slot.request_child()
     sock.sendall(b'{"type": "ready"}\n')
-    for line in reader:
-        job = json.loads(line)
+    while True:
+        job = _next_job(sock, reader, jobs)
+        if job is None:
+            slot.close()
+            return
         try:
             result = slot.run(job)
         except Exception as err:
@@ -546,9 +733,28 @@ def slot_main(sock: socket.socket, spec: SlotSpec) -> None:  # pragma: no cover 
                 "reason": f"slot error: {type(err).__name__}: {err}",
                 "recycle": True,
             }
+        if not result.get("recycle"):
+            # The job is over and its cgroup empty: the next job's child is forked and
+            # set up while this answer travels. A failure is not lost: run() asks again.
+            with contextlib.suppress(OSError):
+                slot.request_child()
+        if result.get("recycle"):
+            slot.close()
         sock.sendall(json.dumps({"type": "result", "result": result}).encode() + b"\n")
         if result.get("recycle"):
             return
+
+
+def _next_job(
+    sock: socket.socket, reader: LineReader, jobs: deque[dict[str, Any]]
+) -> dict[str, Any] | None:  # pragma: no cover - a slot process
+    """The next job from the server (None when it is gone)."""
+    while not jobs:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return None
+        jobs.extend(reader.feed(chunk))
+    return jobs.popleft()
 
 
 __all__ = ["Slot", "SlotSpec", "python_read_paths", "slot_main"]
