@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -72,8 +73,11 @@ def local_embedder_endpoint(role: str) -> EndpointConfig:
     )
 
 
-def build_index(step: DedupStep, embedder: Embedder | None) -> DedupIndex:
-    """The index for ``step``'s method (``embedder`` is needed for semantic dedup)."""
+def build_index(
+    step: DedupStep, embedder: Embedder | None, workdir: Path | None = None
+) -> DedupIndex:
+    """The index for ``step``'s method (``embedder`` is needed for semantic dedup; past
+    1e5 vectors a semantic index moves its neighbours to a Lance table under ``workdir``)."""
     from synthfactory import dedup
 
     if step.method == "exact":
@@ -84,7 +88,7 @@ def build_index(step: DedupStep, embedder: Embedder | None) -> DedupIndex:
         )
     if embedder is None:
         raise ValueError(f"dedup step {step.name!r}: semantic dedup needs an embedder")
-    return dedup.SemanticIndex(embedder, threshold=step.effective_threshold)
+    return dedup.SemanticIndex(embedder, threshold=step.effective_threshold, workdir=workdir)
 
 
 class DedupGate:

@@ -509,7 +509,9 @@ class RunDriver:
         passed = self.ledger.items(self.run.run_id, ["passed"])
         for step in steps:
             position = self.recipe.steps.index(step)
-            index = await asyncio.to_thread(build_index, step, self._embedder(step))
+            # Scratch space for a semantic index that outgrows memory; rebuilt every start.
+            workdir = self.workspace.root / "dedup" / self.run.run_id / step.name
+            index = await asyncio.to_thread(build_index, step, self._embedder(step), workdir)
             gate = DedupGate(step, index, blocking=step.method == "semantic")
             keys, texts = stored_texts(rows, step.field)
             stored_ids = set(keys)
