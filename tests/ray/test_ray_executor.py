@@ -135,10 +135,47 @@ async def test_killed_actors_lose_nothing_and_duplicate_nothing(
     assert set(indexes) == set(range(target))  # nothing lost: every admitted item stored
     ledger = Ledger(Workspace(tmp_path / "ws").ledger_path)
     try:
-        states = {i.state for i in ledger.items(summary.run_id)}
+        items = ledger.items(summary.run_id)
+        attempts = [a for i in items for a in ledger.attempts(i.item_id)]
     finally:
         ledger.close()
-    assert states == {"stored"}
+    assert {i.state for i in items} == {"stored"}
+    # The verification batch sent to the dead actor came back as an infra error and was
+    # retried; every item still has exactly one passing check and one stored row.
+    assert any(a.status == "infra_error" and a.step == "check" for a in attempts)
+    passes = [a.item_id for a in attempts if a.step == "check" and a.status == "pass"]
+    assert sorted(passes) == sorted(i.item_id for i in items)
+
+
+async def test_the_verification_pool_grows_when_saturated_and_shrinks_when_idle(
+    ray_instance: Any,
+) -> None:
+    from synthfactory.recipe.loader import resolve_recipe
+
+    _, source = resolve_recipe(str(HERE / "spin_recipe.py"))
+    executor = RayExecutor(
+        RayConfig(
+            verification=RayPoolConfig(
+                min_actors=1, max_actors=2, num_cpus=0.5, batch_size=4, batches_per_actor=1
+            ),
+            idle_timeout_s=1,
+        )
+    )
+    await executor.start(source, {})
+    try:
+        payload = {"answer": {"fact": "Honeybees dance to share where flowers are."}}
+        outcomes = await asyncio.gather(*(executor.run_step("check", payload) for _ in range(400)))
+        assert all(o.verdict is not None and o.verdict.passed for o in outcomes)
+        workers = {o.worker for o in outcomes}
+        assert len(workers) == 2, "a saturated pool should have grown to its maximum"
+        assert executor.stats()["verification"]["started"] == 2
+        for _ in range(100):  # idle for idle_timeout_s: back to the minimum
+            if executor.stats()["verification"]["actors"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert executor.stats()["verification"]["actors"] == 1
+    finally:
+        await executor.close()
 
 
 async def test_a_pool_asking_for_more_cpus_than_the_cluster_has_fails_clearly(

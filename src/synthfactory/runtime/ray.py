@@ -264,6 +264,9 @@ class _ActorPool:
         self._deaths_without_progress += 1
         with contextlib.suppress(ValueError):
             self.slots.remove(slot)
+        # An actor that is only unreachable (ActorUnavailableError) would hold its resources.
+        with contextlib.suppress(Exception):
+            _ray().kill(slot.handle, no_restart=True)
         if self._deaths_without_progress > _MAX_DEATHS_WITHOUT_PROGRESS:
             self._break(
                 f"the Ray {self.kind} pool lost {self._deaths_without_progress} actors without "
@@ -339,11 +342,14 @@ class _ActorPool:
                     self._on_lost(call, f"the {self.kind} actor {slot.name} died: {err}")
             self._dispatch()
             return
-        except Exception as err:  # a bug or a serialisation error: fail the calls, not the run
+        except Exception as err:
+            # The actor methods return the work's own errors as values, so whatever arrives
+            # here is the transport failing (an object lost with its node, a serialisation
+            # error): the calls are lost work, like a dead actor's, but the actor lives on.
             slot.in_flight -= 1
             for call in batch:
                 if not call.future.done():
-                    call.future.set_exception(err)
+                    self._on_lost(call, f"a {self.kind} batch failed: {type(err).__name__}: {err}")
             self._dispatch()
             return
         finally:
