@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -65,7 +66,7 @@ async def bare(url: str, n: int, concurrency: int) -> dict[str, float]:
     return {"items": n, "wall_s": wall, "items_per_s": n / wall}
 
 
-def make_executor(name: str, workspace: str) -> object:
+def make_executor(name: str, workspace: str) -> Any:
     """The executor an arm names (``local``, ``ray``, ``ray-2v``)."""
     if name == "local":
         from synthfactory.runtime.local import LocalExecutor
@@ -103,6 +104,7 @@ async def synthfactory_arm(
     )
     config = RunConfig(target=n, seed=0, max_in_flight=concurrency * 2)
     steps_on = make_executor(executor, workspace)
+    timings = _time_start_and_close(steps_on)
     started = time.perf_counter()
     try:
         summary = await run_recipe(
@@ -119,7 +121,28 @@ async def synthfactory_arm(
     wall = time.perf_counter() - started
     assert summary.stored == n, summary
     assert summary.model_calls == n, summary
-    return {"items": n, "wall_s": wall, "items_per_s": n / wall}
+    # steady_s: the run without the executor's start and close (a Ray instance's start-up).
+    steady = wall - timings["start_s"] - timings["close_s"]
+    return {"items": n, "wall_s": wall, "items_per_s": n / wall, "steady_s": steady, **timings}
+
+
+def _time_start_and_close(executor: Any) -> dict[str, float]:
+    """Wrap the executor's start and close to time them (filled in as they run)."""
+    timings = {"start_s": 0.0, "close_s": 0.0}
+    start, close = executor.start, executor.close
+
+    async def timed_start(*args: Any) -> None:
+        t = time.perf_counter()
+        await start(*args)
+        timings["start_s"] = time.perf_counter() - t
+
+    async def timed_close() -> None:
+        t = time.perf_counter()
+        await close()
+        timings["close_s"] = time.perf_counter() - t
+
+    executor.start, executor.close = timed_start, timed_close
+    return timings
 
 
 def main() -> None:

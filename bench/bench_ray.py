@@ -127,16 +127,18 @@ def run_arm(args: list[str]) -> dict[str, object]:
     return result
 
 
-def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str, object]:
+def bench(
+    latency_ms: float, n: int, concurrency: int, repeats: int, recipes: list[str]
+) -> dict[str, object]:
     server, url = start_server(latency_ms)
     runs: dict[str, dict[str, list[dict[str, object]]]] = {
-        recipe: {arm: [] for arm in arms} for recipe, arms in ARMS.items()
+        recipe: {arm: [] for arm in ARMS[recipe]} for recipe in recipes
     }
     try:
         run_arm(["bare", url, "200", str(concurrency)])  # warm up the server and the disk cache
         for _ in range(repeats):
-            for recipe, arms in ARMS.items():
-                for arm in arms:
+            for recipe in recipes:
+                for arm in ARMS[recipe]:
                     with tempfile.TemporaryDirectory() as ws:
                         args = ["synthfactory", url, str(n), str(concurrency), ws]
                         runs[recipe][arm].append(run_arm([*args, RECIPES[recipe], arm]))
@@ -156,6 +158,9 @@ def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str
                     "cpu_ms_per_item",
                     "cores_busy",
                     "load_avg_1m",
+                    "start_s",
+                    "close_s",
+                    "steady_s",
                 )
             }
             med["cpu_s_by_process"] = results[-1]["cpu_s_by_process"]  # type: ignore[assignment]
@@ -164,8 +169,10 @@ def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str
         assert isinstance(local, dict)
         for m in table.values():
             assert isinstance(m, dict)
-            # What an arm adds per item over the local executor, in wall time.
+            # What an arm adds per item over the local executor, in wall time: in all, and
+            # without the executor's start and close (the steady state).
             m["extra_wall_ms_per_item"] = 1000 * (m["process_wall_s"] - local["process_wall_s"]) / n
+            m["extra_steady_ms_per_item"] = 1000 * (m["steady_s"] - local["steady_s"]) / n
         summary[recipe] = table
     return summary
 
@@ -178,24 +185,29 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--recipe", choices=sorted(ARMS), action="append")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ray.json")
     args = parser.parse_args()
-    result = bench(args.latency_ms, args.n, args.concurrency, args.repeats)
+    recipes = args.recipe or list(ARMS)
+    result = bench(args.latency_ms, args.n, args.concurrency, args.repeats, recipes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"{'recipe':>7} {'arm':>7} {'items/s':>8} {'proc s':>7} {'work s':>7} "
-        f"{'CPU ms/item':>12} {'cores':>6} {'+ms/item':>9} {'load':>5}  CPU s by process"
+        f"{'recipe':>7} {'arm':>7} {'items/s':>8} {'proc s':>7} {'work s':>7} {'start':>6} "
+        f"{'close':>6} {'CPU ms/item':>12} {'cores':>6} {'+ms/item':>9} {'steady':>7} "
+        f"{'load':>5}  CPU s by process"
     )
-    for recipe in ARMS:
+    for recipe in recipes:
         table = result[recipe]
         assert isinstance(table, dict)
         for arm, m in table.items():
             procs = ", ".join(f"{k} {v:.1f}" for k, v in list(m["cpu_s_by_process"].items())[:5])
             print(
                 f"{recipe:>7} {arm:>7} {m['items_per_s']:>8.0f} {m['process_wall_s']:>7.2f} "
-                f"{m['wall_s']:>7.2f} {m['cpu_ms_per_item']:>12.2f} {m['cores_busy']:>6.2f} "
-                f"{m['extra_wall_ms_per_item']:>9.2f} {m['load_avg_1m']:>5.1f}  {procs}"
+                f"{m['wall_s']:>7.2f} {m['start_s']:>6.2f} {m['close_s']:>6.2f} "
+                f"{m['cpu_ms_per_item']:>12.2f} {m['cores_busy']:>6.2f} "
+                f"{m['extra_wall_ms_per_item']:>9.2f} {m['extra_steady_ms_per_item']:>7.2f} "
+                f"{m['load_avg_1m']:>5.1f}  {procs}"
             )
 
 
