@@ -27,7 +27,7 @@ from synthfactory.runtime.ray import RayConfig, RayExecutor, RayPoolConfig
 from synthfactory.store.lance import LanceStore
 from synthfactory.testing import FakeServer, FakeServerConfig
 from synthfactory.workspace import Workspace
-from tests.conftest import cli, cli_env
+from tests.conftest import cli, cli_popen, wait_until_served
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -254,35 +254,43 @@ async def test_a_verifier_that_never_returns_stops_the_run_within_the_stall_boun
     assert "batches in flight" in summary.message
 
 
-def test_cli_runs_and_resumes_on_its_own_ray_instance(tmp_path: Path) -> None:
+def test_cli_interrupted_on_ray_resumes_on_ray(tmp_path: Path) -> None:
     temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
     config = tmp_path / "ray.yaml"
     config.write_text(f"temp_dir: {temp}\nverification:\n  max_actors: 1\n")
     ws = tmp_path / "ws"
+    ray_args = ["--executor", "ray", "--ray-config", str(config)]
     try:
-        with FakeServer(FakeServerConfig(latency_s=0.01)) as server:
-            args = ["--endpoint", f"generator={server.url},model=fake-model"]
-            ray_args = ["--executor", "ray", "--ray-config", str(config)]
-            done = cli(
+        with FakeServer(FakeServerConfig(latency_s=0.1)) as server:
+            proc = cli_popen(
                 "run",
                 "hello",
                 "-w",
                 str(ws),
                 "--target",
-                "60",
-                *args,
+                "150",
+                "--endpoint",
+                f"generator={server.url},model=fake-model",
+                "--concurrency",
+                "4",
                 *ray_args,
                 "--json",
-                env=cli_env(),
             )
+            wait_until_served(server, proc, ok=20)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 130, err
+            status = cli("status", "-w", str(ws), "--json")
+            (run,) = json.loads(status.stdout)
+            assert run["status"] == "interrupted"
+            assert run["stored"] < 150
+
+            done = cli("resume", run["run_id"], "-w", str(ws), *ray_args, "--json")
             assert done.returncode == 0, done.stderr
             summary = json.loads(done.stdout)
-            assert summary["status"] == "finished" and summary["stored"] == 60
-            # Resume a finished run with the same executor: nothing to do, and says so.
-            again = cli("resume", summary["run_id"], "-w", str(ws), *ray_args, "--json")
-            assert again.returncode == 0, again.stderr
-            assert json.loads(again.stdout)["stored"] == 60
-            bad = cli("run", "hello", "-w", str(ws), *args, "--ray-address", "auto")
+            assert summary["status"] == "finished" and summary["stored"] == 150
+            assert server.stats().requests <= 150 + 4  # at most the calls in flight, twice
+            bad = cli("run", "hello", "-w", str(ws), "--ray-address", "auto")
             assert bad.returncode == 2 and "--executor ray" in bad.stderr
     finally:
         shutil.rmtree(temp, ignore_errors=True)

@@ -94,8 +94,12 @@ class RayPoolConfig(BaseModel):
 
 
 def default_generation_pool() -> RayPoolConfig:
-    """One async actor, no CPU reserved: it waits on the network, like the local event loop."""
-    return RayPoolConfig(num_cpus=0, batches_per_actor=256)
+    """One async actor, no CPU reserved: it waits on the network, like the local event loop.
+
+    Batches of 32: a batch comes back when its slowest call does, so smaller batches keep
+    more calls going out (the actor takes at most its share of the endpoints' concurrency).
+    """
+    return RayPoolConfig(num_cpus=0, batch_size=32, batches_per_actor=256)
 
 
 # -- the actors (plain classes; made remote in start(), since Ray is imported lazily) -----
@@ -178,7 +182,8 @@ class _Slot:
     ready: bool = False
     worker: str = ""
     pid: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # batches
+    calls: int = 0  # calls in those batches
     idle_since: float = field(default_factory=time.monotonic)
     dead: bool = False
 
@@ -199,6 +204,7 @@ class _ActorPool:
         config: RayPoolConfig,
         *,
         max_actors: int,
+        calls_per_actor: int | None = None,
         make_actor: Callable[[str], Any],
         method: str,
         on_lost: Callable[[_Call, str], None],
@@ -211,6 +217,7 @@ class _ActorPool:
         self.kind = kind
         self.config = config
         self.max_actors = max_actors
+        self._calls_cap = calls_per_actor
         self._make_actor = make_actor
         self._method = method
         self._on_lost = on_lost
@@ -312,19 +319,27 @@ class _ActorPool:
             self._flush_handle.cancel()
             self._flush_handle = None
         while self._pending:
-            ready = [
-                s
-                for s in self.slots
-                if s.ready and not s.dead and s.in_flight < self.config.batches_per_actor
-            ]
+            ready = [s for s in self.slots if s.ready and not s.dead and self._has_room(s)]
             if not ready:
                 return
-            slot = min(ready, key=lambda s: s.in_flight)
-            batch = [c for c in self._pending[: self.config.batch_size] if not c.future.done()]
-            self._pending = self._pending[self.config.batch_size :]
+            slot = min(ready, key=lambda s: (s.calls, s.in_flight))
+            size = self.config.batch_size
+            if self._calls_cap is not None:
+                size = min(size, self._calls_cap - slot.calls)
+            batch = [c for c in self._pending[:size] if not c.future.done()]
+            self._pending = self._pending[size:]
             if batch:
                 slot.in_flight += 1
+                slot.calls += len(batch)
                 self._spawn(self._send(slot, batch))
+
+    def _has_room(self, slot: _Slot) -> bool:
+        # A cap on calls (the generation pool: the actor's share of the endpoints'
+        # concurrency) keeps answers from waiting in an actor for the rest of their batch,
+        # where an actor's death or an interrupt would lose them after they were paid for.
+        if self._calls_cap is not None and slot.calls >= self._calls_cap:
+            return False
+        return slot.in_flight < self.config.batches_per_actor
 
     async def _send(self, slot: _Slot, batch: list[_Call]) -> None:
         from ray.exceptions import RayActorError
@@ -336,6 +351,7 @@ class _ActorPool:
             answers = await getattr(slot.handle, self._method).remote([c.arg for c in batch])
         except RayActorError as err:
             slot.in_flight -= 1
+            slot.calls -= len(batch)
             self._lost(slot, f"{type(err).__name__}: {str(err).splitlines()[0]}")
             for call in batch:
                 if not call.future.done():
@@ -347,6 +363,7 @@ class _ActorPool:
             # here is the transport failing (an object lost with its node, a serialisation
             # error): the calls are lost work, like a dead actor's, but the actor lives on.
             slot.in_flight -= 1
+            slot.calls -= len(batch)
             for call in batch:
                 if not call.future.done():
                     self._on_lost(call, f"a {self.kind} batch failed: {type(err).__name__}: {err}")
@@ -355,6 +372,7 @@ class _ActorPool:
         finally:
             self._sent.pop(id(batch), None)
         slot.in_flight -= 1
+        slot.calls -= len(batch)
         slot.idle_since = time.monotonic()
         self._last_progress = time.monotonic()
         self._deaths_without_progress = 0
@@ -398,7 +416,7 @@ class _ActorPool:
                 f"{self._describe_cluster()}"
             )
             return
-        saturated = ready and all(s.in_flight >= self.config.batches_per_actor for s in ready)
+        saturated = ready and not any(self._has_room(s) for s in ready)
         if self._pending and saturated and not starting and len(self.slots) < self.max_actors:
             self.grow()
         idle = [s for s in ready if s.in_flight == 0 and now - s.idle_since > self._idle_timeout]
@@ -520,6 +538,7 @@ class RayExecutor:
             "generation",
             cfg.generation,
             max_actors=n_gen,
+            calls_per_actor=sum(c.concurrency for c in split.values()) or None,
             make_actor=lambda name: gen_actor.options(**options(cfg.generation, 10_000)).remote(
                 split
             ),
