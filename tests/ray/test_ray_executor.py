@@ -254,6 +254,44 @@ async def test_a_verifier_that_never_returns_stops_the_run_within_the_stall_boun
     assert "batches in flight" in summary.message
 
 
+async def test_sandbox_steps_run_in_the_drivers_sandbox_pool(
+    ray_instance: Any, tmp_path: Path
+) -> None:
+    from synthfactory import ModelStep, Recipe
+    from synthfactory.recipe.model import SandboxStep, VerificationPolicy
+    from synthfactory.recipe.samplers import choice
+
+    programs = {
+        "good": "def add(a, b):\n    return a + b\nassert add(2, 3) == 5\n",
+        "wrong": "def add(a, b):\n    return a - b\nassert add(2, 3) == 5\n",
+    }
+    recipe = Recipe(
+        name="sandboxed-on-ray",
+        samplers={"kind": choice(sorted(programs))},
+        steps=(
+            ModelStep(name="write", prompt="PROGRAM {{ kind }}"),
+            SandboxStep(name="run", code="{{ write }}", timeout_s=2.0),
+        ),
+        policy=VerificationPolicy(sample_rate=1.0),
+    )
+    scripts = [(f"^PROGRAM {kind}$", code) for kind, code in programs.items()]
+    with FakeServer(FakeServerConfig(scripts=scripts)) as server:
+        summary = await run_recipe(
+            recipe,
+            workspace=tmp_path / "ws",
+            config=RunConfig(target=6, seed=5, max_items=80),
+            endpoints=_endpoint(server),
+            executor=RayExecutor(),
+        )
+    assert summary.status == "finished", summary.message
+    rows = LanceStore(Workspace(tmp_path / "ws").dataset_uri(recipe.dataset_name)).read(
+        run_id=summary.run_id
+    )
+    assert rows.num_rows == 6
+    assert set(rows.column("kind").to_pylist()) == {"good"}
+    assert summary.rejected > 0  # the wrong programs were run, and failed
+
+
 def test_cli_interrupted_on_ray_resumes_on_ray(tmp_path: Path) -> None:
     temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
     config = tmp_path / "ray.yaml"

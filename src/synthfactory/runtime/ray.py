@@ -23,7 +23,9 @@ flight on it, which are sent again:
   rarely grant them.
 
 Items travel in batches: calls that arrive within ``batch_window_s`` (or until a batch is
-full) go to one actor in one Ray call, because a Ray actor call costs milliseconds.
+full) go to one actor in one Ray call, because a Ray actor call costs milliseconds. A batch
+comes back whole, so a generation actor holds at most its share of the endpoints'
+concurrency in calls: answered calls never pile up in an actor waiting for their batch.
 
 Each pool is sized between its ``min_actors`` and ``max_actors`` and scales on its own: one
 more actor when every actor is saturated and calls are waiting, one fewer when an actor has
@@ -509,7 +511,8 @@ class RayExecutor:
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self, recipe: RecipeSource, endpoints: Mapping[str, EndpointConfig]) -> None:
-        """Join or start Ray, start both pools, and wait until each has an actor ready."""
+        """Join or start Ray and start both pools' minimum actors (without waiting for them:
+        calls queue until an actor is ready, and the watchdog bounds that wait)."""
         ray = _ray()
         self._recipe = load_recipe(recipe)
         if not ray.is_initialized():
@@ -521,15 +524,15 @@ class RayExecutor:
         verify_actor = ray.remote(VerificationActor)
         n_gen = cfg.generation.max_actors or cfg.generation.min_actors
         split = {
-            role: cfg.model_copy(update={"concurrency": max(1, math.ceil(cfg.concurrency / n_gen))})
-            for role, cfg in endpoints.items()
+            role: ep.model_copy(update={"concurrency": max(1, math.ceil(ep.concurrency / n_gen))})
+            for role, ep in endpoints.items()
         }
 
-        def options(cfg: RayPoolConfig, concurrency: int) -> dict[str, Any]:
+        def options(pool: RayPoolConfig, concurrency: int) -> dict[str, Any]:
             return {
-                "num_cpus": cfg.num_cpus,
-                "num_gpus": cfg.num_gpus,
-                "resources": dict(cfg.resources),
+                "num_cpus": pool.num_cpus,
+                "num_gpus": pool.num_gpus,
+                "resources": dict(pool.resources),
                 "max_concurrency": concurrency,
                 "max_restarts": 0,  # a dead actor is replaced by the pool, which resends its work
             }
