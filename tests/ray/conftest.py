@@ -1,9 +1,10 @@
 """A local Ray instance shared by the tests of this package, and the helpers they share.
 
-The instance is private to the test session: on 127.0.0.1, token authentication off
+The instance is private to the test module that asks for it (so no later test runs in a
+process with Ray's threads): on 127.0.0.1, token authentication off
 (``RAY_AUTH_MODE=disabled``, set before Ray starts so its processes inherit it), its files
 under a short temporary directory (Unix socket paths are limited to 107 characters), and
-it is shut down (and the directory removed) when the session ends.
+it is shut down (and the directory removed) when the module is done.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 CLUSTER_CPUS = 2
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_instance() -> Iterator[Any]:
     """``ray`` initialised with a local instance of ``CLUSTER_CPUS`` CPUs."""
     ray = pytest.importorskip("ray")
