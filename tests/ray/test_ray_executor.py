@@ -200,6 +200,33 @@ async def test_a_pool_asking_for_more_cpus_than_the_cluster_has_fails_clearly(
     assert "'CPU': 64" in summary.message and "'CPU': 2" in summary.message
 
 
+async def test_generation_pinned_to_a_resource_no_node_offers_fails_clearly(
+    ray_instance: Any, tmp_path: Path
+) -> None:
+    # As on KubeRay when the GPU group never comes up: nothing offers `generation`.
+    executor = RayExecutor(
+        RayConfig(
+            generation=RayPoolConfig(num_cpus=1, resources={"generation": 1}),
+            start_timeout_s=2,
+        )
+    )
+    with FakeServer(FakeServerConfig(latency_s=0.0)) as server:
+        summary = await asyncio.wait_for(
+            run_recipe(
+                "hello",
+                workspace=tmp_path / "ws",
+                config=RunConfig(target=10),
+                endpoints=_endpoint(server),
+                executor=executor,
+            ),
+            timeout=60,
+        )
+    assert summary.status == "stopped"
+    assert "generation pool could not start an actor" in summary.message
+    assert "'generation': 1" in summary.message
+    assert executor.actors() == []  # the executor cleaned up after a failed start
+
+
 async def test_verifiers_asking_for_every_cpu_do_not_starve_generation(
     ray_instance: Any, tmp_path: Path
 ) -> None:

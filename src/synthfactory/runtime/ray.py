@@ -241,6 +241,7 @@ class _ActorPool:
         self.deaths = 0
         self.started = 0
         self.unplaced = 0
+        self._changed = asyncio.Event()  # an actor became ready, or the pool broke
 
     # -- actors
 
@@ -262,8 +263,17 @@ class _ActorPool:
             return
         slot.ready = True
         self.started += 1
+        self._changed.set()
         slot.idle_since = time.monotonic()
         self._dispatch()
+
+    async def wait_started(self) -> None:
+        """Wait until one actor is ready; raise the pool's error if it breaks first."""
+        while self.started == 0 and self.broken is None:
+            self._changed.clear()
+            await self._changed.wait()
+        if self.broken is not None:
+            raise self.broken
 
     def _lost(self, slot: _Slot, reason: str) -> None:
         if slot.dead:
@@ -435,6 +445,7 @@ class _ActorPool:
 
     def _break(self, message: str) -> None:
         self.broken = PoolBrokenError(message)
+        self._changed.set()
         for call in [*self._pending, *(c for batch in self._sent.values() for c in batch)]:
             if not call.future.done():
                 call.future.set_exception(self.broken)
@@ -568,16 +579,27 @@ class RayExecutor:
             idle_timeout_s=cfg.idle_timeout_s,
             describe_cluster=_describe_cluster,
         )
-        # Generation first: if verification actors could take every CPU, the model calls
-        # that feed them would still have their place.
-        wanted = {
-            "generation": bool(endpoints),
-            "verification": any(isinstance(s, PythonStep | VerifyStep) for s in self._recipe.steps),
-        }
-        for kind, pool in self._pools.items():
-            if wanted[kind]:
-                for _ in range(pool.config.min_actors):
-                    pool.grow()
+        try:
+            await self._start_pools(recipe, bool(endpoints))
+        except BaseException:
+            await self.close()  # the driver closes only an executor that started
+            raise
+
+    async def _start_pools(self, recipe: RecipeSource, calls_models: bool) -> None:
+        assert self._recipe is not None
+        self._watchdog = asyncio.create_task(self._watch())
+        generation, verification = self._pools["generation"], self._pools["verification"]
+        if calls_models:
+            for _ in range(generation.config.min_actors):
+                generation.grow()
+            # Generation first: where both pools claim the same resources (CPUs, say),
+            # verification actors could otherwise take every one of them and leave the
+            # model calls that feed them no place. Bounded by the watchdog's start timeout.
+            if set(generation.config.demand()) & set(verification.config.demand()):
+                await generation.wait_started()
+        if any(isinstance(s, PythonStep | VerifyStep) for s in self._recipe.steps):
+            for _ in range(verification.config.min_actors):
+                verification.grow()
         if self._recipe.needs_sandbox:
             from synthfactory.runtime.local import LocalExecutor
 
@@ -587,7 +609,6 @@ class RayExecutor:
                 allow_weak_isolation=self.allow_weak_isolation,
             )
             await self._sandbox.start(recipe, {})
-        self._watchdog = asyncio.create_task(self._watch())
 
     def _init_ray(self, ray: Any) -> None:
         kwargs: dict[str, Any] = {
