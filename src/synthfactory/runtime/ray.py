@@ -30,8 +30,9 @@ concurrency in calls: answered calls never pile up in an actor waiting for their
 Each pool is sized between its ``min_actors`` and ``max_actors`` and scales on its own: one
 more actor when every actor is saturated and calls are waiting, one fewer when an actor has
 been idle for ``idle_timeout_s``. The verification pool never claims every CPU of the
-cluster by default: ``cpu_headroom`` CPUs are left for the driver, the raylet and the
-generation actors. A watchdog turns a pool that cannot start (its resources are not in the
+cluster by default: ``cpu_headroom`` CPUs are left for the driver and the raylet, and
+where both pools claim the same resources, verification actors start only once a
+generation actor is up, so they cannot starve the model calls that feed them. A watchdog turns a pool that cannot start (its resources are not in the
 cluster) or stops making progress into a :class:`~synthfactory.errors.PoolBrokenError`
 that names the resources, instead of a silent hang.
 """
