@@ -66,7 +66,8 @@ RayAddressOpt = Annotated[
     str | None,
     typer.Option(
         "--ray-address",
-        help="Ray cluster to join (auto, ray://HOST:10001); default: start a local instance.",
+        help="Ray cluster to join: auto (on a node of it, as in a RayJob), or "
+        "ray://HOST:10001 (needs ray[client]); default: start a local instance.",
     ),
 ]
 RayConfigOpt = Annotated[

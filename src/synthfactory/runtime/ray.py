@@ -32,9 +32,10 @@ more actor when every actor is saturated and calls are waiting, one fewer when a
 been idle for ``idle_timeout_s``. The verification pool never claims every CPU of the
 cluster by default: ``cpu_headroom`` CPUs are left for the driver and the raylet, and
 where both pools claim the same resources, verification actors start only once a
-generation actor is up, so they cannot starve the model calls that feed them. A watchdog turns a pool that cannot start (its resources are not in the
-cluster) or stops making progress into a :class:`~synthfactory.errors.PoolBrokenError`
-that names the resources, instead of a silent hang.
+generation actor is up, so they cannot starve the model calls that feed them. A watchdog
+turns a pool that cannot start (its resources are not in the cluster) or stops making
+progress into a :class:`~synthfactory.errors.PoolBrokenError` that names the resources,
+instead of a silent hang.
 """
 
 from __future__ import annotations
@@ -476,9 +477,11 @@ class RayConfig(BaseModel):
 
     ``address=None`` starts a private local Ray instance for the run (on 127.0.0.1, no
     dashboard, ``num_cpus`` CPUs, token authentication off unless ``RAY_AUTH_MODE`` says
-    otherwise) and stops it at the end; an address (``"auto"``, ``ray://HOST:10001``)
-    joins a running cluster. ``cpu_headroom`` CPUs of the cluster are never claimed by
-    verification actors the executor sizes itself (``verification.max_actors=None``).
+    otherwise) and stops it at the end; an address joins a running cluster: ``"auto"`` on
+    one of its nodes (as a RayJob's entrypoint runs), or ``ray://HOST:10001`` through Ray
+    Client (which needs ``ray[client]``, not in the ``ray`` extra). ``cpu_headroom`` CPUs
+    of the cluster are never claimed by verification actors the executor sizes itself
+    (``verification.max_actors=None``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
