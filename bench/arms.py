@@ -1,7 +1,11 @@
 """The two arms of the hello benchmark, each run as its own process by bench_hello.py.
 
     python bench/arms.py bare URL N CONCURRENCY
-    python bench/arms.py synthfactory URL N CONCURRENCY WORKSPACE
+    python bench/arms.py synthfactory URL N CONCURRENCY WORKSPACE [RECIPE [EXECUTOR]]
+
+EXECUTOR is ``local`` (the default), ``ray`` (a private local Ray instance, pools sized by
+default: one verification actor on 2 cores) or ``ray-2v`` (verification actors asking for
+0.75 CPU each, so two fit beside the headroom on 2 cores).
 
 Both send the same requests: the ones the ``hello`` recipe renders for items 0..N-1 with
 seed 0. Each prints one JSON line: items, wall seconds, items/s.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -61,20 +66,83 @@ async def bare(url: str, n: int, concurrency: int) -> dict[str, float]:
     return {"items": n, "wall_s": wall, "items_per_s": n / wall}
 
 
-async def synthfactory_arm(url: str, n: int, concurrency: int, workspace: str) -> dict[str, float]:
-    """The hello recipe through run_recipe: cache, ledger, verification pool, Lance commits."""
+def make_executor(name: str, workspace: str) -> Any:
+    """The executor an arm names (``local``, ``ray``, ``ray-2v``)."""
+    if name == "local":
+        from synthfactory.runtime.local import LocalExecutor
+
+        return LocalExecutor()
+    import tempfile
+
+    from synthfactory.runtime.ray import RayConfig, RayExecutor, RayPoolConfig
+
+    # Ray's files in a short private directory (Unix socket paths: 107 characters at most).
+    temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
+    if name == "ray":
+        return RayExecutor(RayConfig(temp_dir=temp))
+    if name == "ray-2v":
+        return RayExecutor(RayConfig(temp_dir=temp, verification=RayPoolConfig(num_cpus=0.75)))
+    raise SystemExit(f"unknown executor {name!r}")
+
+
+async def synthfactory_arm(
+    url: str,
+    n: int,
+    concurrency: int,
+    workspace: str,
+    *,
+    recipe: str = "hello",
+    executor: str = "local",
+) -> dict[str, float]:
+    """A recipe through run_recipe: cache, ledger, verification pool, Lance commits."""
+    import shutil
+
     from synthfactory import EndpointConfig, RunConfig, run_recipe
 
     endpoint = EndpointConfig(
         role="generator", url=url, model="fake-model", concurrency=concurrency
     )
     config = RunConfig(target=n, seed=0, max_in_flight=concurrency * 2)
+    steps_on = make_executor(executor, workspace)
+    timings = _time_start_and_close(steps_on)
     started = time.perf_counter()
-    summary = await run_recipe("hello", workspace=workspace, config=config, endpoints=[endpoint])
+    try:
+        summary = await run_recipe(
+            recipe,
+            workspace=workspace,
+            config=config,
+            endpoints=[endpoint],
+            executor=steps_on,  # type: ignore[arg-type]
+        )
+    finally:
+        temp = getattr(getattr(steps_on, "config", None), "temp_dir", None)
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
     wall = time.perf_counter() - started
     assert summary.stored == n, summary
     assert summary.model_calls == n, summary
-    return {"items": n, "wall_s": wall, "items_per_s": n / wall}
+    # steady_s: the run without the executor's start and close (a Ray instance's start-up).
+    steady = wall - timings["start_s"] - timings["close_s"]
+    return {"items": n, "wall_s": wall, "items_per_s": n / wall, "steady_s": steady, **timings}
+
+
+def _time_start_and_close(executor: Any) -> dict[str, float]:
+    """Wrap the executor's start and close to time them (filled in as they run)."""
+    timings = {"start_s": 0.0, "close_s": 0.0}
+    start, close = executor.start, executor.close
+
+    async def timed_start(*args: Any) -> None:
+        t = time.perf_counter()
+        await start(*args)
+        timings["start_s"] = time.perf_counter() - t
+
+    async def timed_close() -> None:
+        t = time.perf_counter()
+        await close()
+        timings["close_s"] = time.perf_counter() - t
+
+    executor.start, executor.close = timed_start, timed_close
+    return timings
 
 
 def main() -> None:
@@ -82,7 +150,12 @@ def main() -> None:
     if arm == "bare":
         result = asyncio.run(bare(url, n, concurrency))
     else:
-        result = asyncio.run(synthfactory_arm(url, n, concurrency, sys.argv[5]))
+        rest = sys.argv[6:]
+        recipe = rest[0] if rest else "hello"
+        executor = rest[1] if len(rest) > 1 else "local"
+        result = asyncio.run(
+            synthfactory_arm(url, n, concurrency, sys.argv[5], recipe=recipe, executor=executor)
+        )
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 
 

@@ -54,6 +54,29 @@ EndpointOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where steps run: local (this machine) or ray (actors on a Ray cluster; "
+        "needs the ray extra).",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join: auto (on a node of it, as in a RayJob), or "
+        "ray://HOST:10001 (needs ray[client]); default: start a local instance.",
+    ),
+]
+RayConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ray-config",
+        help="YAML file sizing the Ray pools (see synthfactory.runtime.ray.RayConfig).",
+    ),
+]
 DEFAULT_WORKSPACE = Path("synthfactory-workspace")
 
 
@@ -189,6 +212,30 @@ class _LiveProgress:
         self._live.update(table, refresh=True)
 
 
+def _executor(
+    name: str,
+    *,
+    ray_address: str | None,
+    ray_config: Path | None,
+    allow_weak_isolation: bool = False,
+) -> Any:
+    """The one place executor names are resolved."""
+    if name == "local":
+        if ray_address is not None or ray_config is not None:
+            raise ConfigError("--ray-address and --ray-config need --executor ray")
+        from synthfactory.runtime.local import LocalExecutor
+
+        return LocalExecutor(allow_weak_isolation=allow_weak_isolation)
+    if name == "ray":
+        from synthfactory.runtime.ray import RayConfig, RayExecutor, load_ray_config
+
+        config = load_ray_config(ray_config) if ray_config is not None else RayConfig()
+        if ray_address is not None:
+            config = config.model_copy(update={"address": ray_address})
+        return RayExecutor(config, allow_weak_isolation=allow_weak_isolation)
+    raise ConfigError(f"--executor {name!r}: expected local or ray")
+
+
 def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
     if as_json:
         sys.stdout.write(
@@ -314,6 +361,9 @@ def run(
             "Only for code you trust."
         ),
     ] = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_config: RayConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run RECIPE until TARGET usable examples are stored."""
@@ -339,10 +389,14 @@ def run(
             )
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        steps_on = _executor(
+            executor,
+            ray_address=ray_address,
+            ray_config=ray_config,
+            allow_weak_isolation=allow_weak_isolation,
+        )
 
         def start(observer: Any, on_start: Any) -> Any:
-            from synthfactory.runtime.local import LocalExecutor
-
             return run_recipe(
                 recipe,
                 workspace=workspace,
@@ -350,7 +404,7 @@ def run(
                 endpoints=endpoints,
                 observer=observer,
                 on_start=on_start,
-                executor=LocalExecutor(allow_weak_isolation=allow_weak_isolation),
+                executor=steps_on,
             )
 
         _drive(start, as_json=as_json, workspace=workspace, hint=hint)
@@ -364,6 +418,9 @@ def resume(
     concurrency: Annotated[
         int | None, typer.Option(help="Requests in flight per endpoint.")
     ] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_config: RayConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Carry on RUN_ID from exactly where it stopped (Ctrl-C, kill -9, endpoint down)."""
@@ -373,10 +430,17 @@ def resume(
         stored, specs = ([], endpoint) if endpoint else _stored_endpoints(workspace, run_id)
     with _errors(), _endpoints(specs, concurrency) as given:
         endpoints = [*stored, *given]
+        steps_on = _executor(executor, ray_address=ray_address, ray_config=ray_config)
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
-            return resume_run(run_id, workspace=workspace, endpoints=endpoints, observer=observer)
+            return resume_run(
+                run_id,
+                workspace=workspace,
+                endpoints=endpoints,
+                observer=observer,
+                executor=steps_on,
+            )
 
         _drive(start, as_json=as_json, workspace=workspace)
 
