@@ -27,16 +27,19 @@ def ray_instance() -> Iterator[Any]:
     temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
     previous = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(
-        num_cpus=CLUSTER_CPUS,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        namespace="synthfactory-tests",
-        _node_ip_address="127.0.0.1",
-        object_store_memory=100 * 2**20,
-        _temp_dir=temp,
-    )
+    from synthfactory.runtime.ray import quiet_lance_fork_warning
+
+    with quiet_lance_fork_warning():
+        ray.init(
+            num_cpus=CLUSTER_CPUS,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            namespace="synthfactory-tests",
+            _node_ip_address="127.0.0.1",
+            object_store_memory=100 * 2**20,
+            _temp_dir=temp,
+        )
     try:
         yield ray
     finally:

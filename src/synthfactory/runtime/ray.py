@@ -46,7 +46,8 @@ import math
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,16 @@ def default_generation_pool() -> RayPoolConfig:
 
 
 # -- the actors (plain classes; made remote in start(), since Ray is imported lazily) -----
+
+
+@contextlib.contextmanager
+def quiet_lance_fork_warning() -> Iterator[None]:
+    """Silence lance's fork warning while Ray starts its processes: Ray spawns them with
+    ``Popen(preexec_fn=...)``, which runs fork hooks, but each child execs at once, so none
+    runs lance code in a forked copy of this process (the case the warning is about)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
+        yield
 
 
 def _worker_id() -> str:
@@ -634,7 +645,8 @@ class RayExecutor:
                 kwargs["_temp_dir"] = self.config.temp_dir
         else:
             kwargs["address"] = self.config.address
-        ray.init(**kwargs)
+        with quiet_lance_fork_warning():
+            ray.init(**kwargs)
         self._owns_ray = True
 
     def _verification_max(self, cluster: Mapping[str, float]) -> int:
