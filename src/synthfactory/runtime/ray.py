@@ -545,7 +545,7 @@ class RayExecutor:
             # On this thread: Ray installs its signal handlers only from the main thread.
             self._init_ray(ray)
         cfg = self.config
-        verify_max = self._verification_max(ray.cluster_resources())
+        verification, verify_max = self._verification_pool(ray.cluster_resources())
         gen_actor = ray.remote(GenerationActor)
         verify_actor = ray.remote(VerificationActor)
         n_gen = cfg.generation.max_actors or cfg.generation.min_actors
@@ -581,11 +581,9 @@ class RayExecutor:
         )
         self._pools["verification"] = _ActorPool(
             "verification",
-            cfg.verification,
+            verification,
             max_actors=verify_max,
-            make_actor=lambda name: verify_actor.options(**options(cfg.verification, 1)).remote(
-                recipe
-            ),
+            make_actor=lambda name: verify_actor.options(**options(verification, 1)).remote(recipe),
             method="run",
             on_lost=_lost_step,
             batch_window_s=cfg.batch_window_s,
@@ -648,6 +646,20 @@ class RayExecutor:
         with quiet_lance_fork_warning():
             ray.init(**kwargs)
         self._owns_ray = True
+
+    def _verification_pool(self, cluster: Mapping[str, float]) -> tuple[RayPoolConfig, int]:
+        """The verification pool's config and its most actors. Left to size itself (no
+        ``num_cpus``, no ``max_actors`` given), it gets one actor per CPU, each claiming an
+        equal share of what the headroom leaves: every core verifies, and the scheduler still
+        has ``cpu_headroom`` CPUs it can place other work on (on 2 CPUs: 2 actors of 0.75)."""
+        cfg = self.config.verification
+        cpus = float(cluster.get("CPU", 0))
+        sized_by_user = cfg.max_actors is not None or "num_cpus" in cfg.model_fields_set
+        if sized_by_user or cpus < 1:
+            return cfg, self._verification_max(cluster)
+        count = max(cfg.min_actors, math.floor(cpus))
+        share = math.floor(1000 * max(cpus - self.config.cpu_headroom, 0.001) / count) / 1000
+        return cfg.model_copy(update={"num_cpus": min(1.0, share)}), count
 
     def _verification_max(self, cluster: Mapping[str, float]) -> int:
         cfg = self.config.verification
