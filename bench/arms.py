@@ -4,8 +4,8 @@
     python bench/arms.py synthfactory URL N CONCURRENCY WORKSPACE [RECIPE [EXECUTOR]]
 
 EXECUTOR is ``local`` (the default), ``ray`` (a private local Ray instance, pools sized by
-default: one verification actor on 2 cores) or ``ray-2v`` (verification actors asking for
-0.75 CPU each, so two fit beside the headroom on 2 cores).
+default: one verification actor per CPU, 2 x 0.75 CPU on 2 cores) or ``ray-1v`` (one
+verification actor of a whole CPU, the first default).
 
 Both send the same requests: the ones the ``hello`` recipe renders for items 0..N-1 with
 seed 0. Each prints one JSON line: items, wall seconds, items/s.
@@ -67,7 +67,7 @@ async def bare(url: str, n: int, concurrency: int) -> dict[str, float]:
 
 
 def make_executor(name: str, workspace: str) -> Any:
-    """The executor an arm names (``local``, ``ray``, ``ray-2v``)."""
+    """The executor an arm names (``local``, ``ray``, ``ray-1v``)."""
     if name == "local":
         from synthfactory.runtime.local import LocalExecutor
 
@@ -80,8 +80,9 @@ def make_executor(name: str, workspace: str) -> Any:
     temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
     if name == "ray":
         return RayExecutor(RayConfig(temp_dir=temp))
-    if name == "ray-2v":
-        return RayExecutor(RayConfig(temp_dir=temp, verification=RayPoolConfig(num_cpus=0.75)))
+    if name == "ray-1v":
+        # The first default: one verification actor of a whole CPU (one idle core on 2).
+        return RayExecutor(RayConfig(temp_dir=temp, verification=RayPoolConfig(num_cpus=1)))
     raise SystemExit(f"unknown executor {name!r}")
 
 

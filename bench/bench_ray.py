@@ -8,9 +8,10 @@ Two recipes against one fake server (200 ms latency by default), N items each:
   verification, not the endpoint, is the bottleneck and more than one core must work.
 
 Arms: ``local`` (LocalExecutor: forkserver pool of one worker per core), ``ray`` (a
-private local Ray instance, pools sized by default: one verification actor of one CPU on
-2 cores, since 0.5 CPU is kept as headroom) and, for the heavy recipe, ``ray-2v``
-(verification actors asking for 0.75 CPU, so two fit beside the headroom). Each arm runs
+private local Ray instance, pools sized by default: one verification actor per CPU, each
+claiming a share of what the 0.5 CPU headroom leaves, so 2 x 0.75 on 2 cores) and, for the
+heavy recipe, ``ray-1v`` (the first default: one verification actor of a whole CPU, which
+leaves a core idle on 2). Each arm runs
 as its own process (``arms.py``); a monitor samples every process of its tree every 20 ms
 (driver, forkserver and workers, or Ray's gcs_server, raylet, agents and actors), so CPU
 is summed over everything the arm started, and reported per process too.
@@ -39,7 +40,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_hello import start_server  # noqa: E402  (bench/ is not a package)
 
-ARMS = {"hello": ("local", "ray"), "heavy": ("local", "ray", "ray-2v")}
+ARMS = {"hello": ("local", "ray"), "heavy": ("local", "ray", "ray-1v")}
 RECIPES = {"hello": "hello", "heavy": str(HERE / "hello_heavy.py")}
 
 
