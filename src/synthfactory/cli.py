@@ -418,7 +418,13 @@ def resume(
     concurrency: Annotated[
         int | None, typer.Option(help="Requests in flight per endpoint.")
     ] = None,
-    executor: ExecutorOpt = "local",
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where steps run: local or ray; default: where the run's steps ran before.",
+        ),
+    ] = None,
     ray_address: RayAddressOpt = None,
     ray_config: RayConfigOpt = None,
     as_json: JsonOpt = False,
@@ -428,9 +434,17 @@ def resume(
 
     with _errors():
         stored, specs = ([], endpoint) if endpoint else _stored_endpoints(workspace, run_id)
+        before = _stored_run_config(workspace, run_id).get("executor") or {"kind": "local"}
     with _errors(), _endpoints(specs, concurrency) as given:
         endpoints = [*stored, *given]
-        steps_on = _executor(executor, ray_address=ray_address, ray_config=ray_config)
+        if executor is None and before.get("kind") == "ray" and ray_config is None:
+            # The run's own Ray settings, unless the command names others.
+            steps_on = _ray_executor(before.get("config") or {}, ray_address)
+        else:
+            name = executor or str(before.get("kind", "local"))
+            if name not in ("local", "ray"):
+                name = "local"  # a custom executor from Python: resume locally
+            steps_on = _executor(name, ray_address=ray_address, ray_config=ray_config)
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
@@ -443,6 +457,26 @@ def resume(
             )
 
         _drive(start, as_json=as_json, workspace=workspace)
+
+
+def _stored_run_config(workspace: Path, run_id: str) -> dict[str, Any]:
+    from synthfactory.ledger import Ledger
+    from synthfactory.workspace import Workspace
+
+    ledger = Ledger(Workspace(workspace, create=False).ledger_path)
+    try:
+        return dict(ledger.run(run_id).config)
+    finally:
+        ledger.close()
+
+
+def _ray_executor(config: dict[str, Any], address: str | None) -> Any:
+    from synthfactory.runtime.ray import RayConfig, RayExecutor
+
+    ray_config = RayConfig(**config)
+    if address is not None:
+        ray_config = ray_config.model_copy(update={"address": address})
+    return RayExecutor(ray_config)
 
 
 def _stored_endpoints(workspace: Path, run_id: str) -> tuple[list[EndpointConfig], list[str]]:

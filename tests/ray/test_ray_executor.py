@@ -319,6 +319,10 @@ async def test_sandbox_steps_run_in_the_drivers_sandbox_pool(
     assert summary.rejected > 0  # the wrong programs were run, and failed
 
 
+def _ray_sessions(temp: str) -> list[str]:
+    return sorted(p.name for p in Path(temp).glob("session_2*"))
+
+
 def test_cli_interrupted_on_ray_resumes_on_ray(tmp_path: Path) -> None:
     temp = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")
     config = tmp_path / "ray.yaml"
@@ -350,8 +354,11 @@ def test_cli_interrupted_on_ray_resumes_on_ray(tmp_path: Path) -> None:
             assert run["status"] == "interrupted"
             assert run["stored"] < 150
 
-            done = cli("resume", run["run_id"], "-w", str(ws), *ray_args, "--json")
+            sessions = _ray_sessions(temp)
+            # No --executor: the run remembers it ran on Ray, and with which settings.
+            done = cli("resume", run["run_id"], "-w", str(ws), "--json")
             assert done.returncode == 0, done.stderr
+            assert len(_ray_sessions(temp)) == len(sessions) + 1  # resumed on a Ray instance
             summary = json.loads(done.stdout)
             assert summary["status"] == "finished" and summary["stored"] == 150
             assert server.stats().requests <= 150 + 4  # at most the calls in flight, twice

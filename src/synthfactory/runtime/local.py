@@ -269,6 +269,10 @@ class LocalExecutor:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
 
+    def describe(self) -> dict[str, Any]:
+        """What the run records of where its steps ran (``resume`` uses the same)."""
+        return {"kind": "local"}
+
     async def close(self) -> None:
         """Close the HTTP pool and stop the workers."""
         for _, _, fut in self._pending:

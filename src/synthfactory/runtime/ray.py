@@ -726,6 +726,11 @@ class RayExecutor:
             for kind, p in self._pools.items()
         }
 
+    def describe(self) -> dict[str, Any]:
+        """What the run records of where its steps ran (``resume`` uses the same)."""
+        # Only what was set: defaults (and self-sizing) stay defaults when read back.
+        return {"kind": "ray", "config": self.config.model_dump(exclude_unset=True)}
+
     async def close(self) -> None:
         """Kill the actors, stop the sandbox, and stop Ray if this executor started it."""
         if self._watchdog is not None:

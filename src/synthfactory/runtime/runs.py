@@ -127,6 +127,17 @@ async def _drive(
             driver.audit.close()
 
 
+def _describe_executor(executor: Executor | None) -> dict[str, Any]:
+    """Where the run's steps ran, as the executor describes itself (a custom executor
+    without ``describe()`` is named by its class)."""
+    if executor is None:
+        return {"kind": "local"}
+    describe = getattr(executor, "describe", None)
+    if callable(describe):
+        return dict(describe())
+    return {"kind": type(executor).__name__}
+
+
 def _with_coverage(recipe: Recipe, config: RunConfig) -> RunConfig:
     """With coverage targets, the run's target is their sum: the run ends when every
     category is filled (or has run dry), whatever ``--target`` said."""
@@ -220,6 +231,7 @@ async def run_recipe(
                 "endpoints": {r: e.public_dict() for r, e in by_role.items()},
                 "audit": audit_manifest(ws) if audit else None,
                 "diversity": diversity_plan(loaded),
+                "executor": _describe_executor(executor),
             },
             status="created",
             message="",
