@@ -40,7 +40,9 @@ NEAR = [
 # 10 to 12), all above the 0.5 threshold, so near dedup keeps exactly one of them.
 
 
-def _recipe(method: str, *, patience: int = 12, coverage: Coverage | None = None) -> Recipe:
+def _recipe(
+    method: str, *, patience: int = 12, coverage: Coverage | None = None, threshold: float = 0.5
+) -> Recipe:
     return Recipe(
         name=f"facts_{method}",
         samplers={"nonce": randint(0, 10**6), "topic": choice(["bees", "ink"])},
@@ -52,7 +54,7 @@ def _recipe(method: str, *, patience: int = 12, coverage: Coverage | None = None
                 name="unique",
                 field="fact",
                 method=method,
-                threshold=0.5,
+                threshold=threshold,
                 shingle=2,
                 patience=patience,
                 embedder="embedder",
@@ -63,6 +65,8 @@ def _recipe(method: str, *, patience: int = 12, coverage: Coverage | None = None
 
 
 EXACT, MINHASH, SEMANTIC = _recipe("exact"), _recipe("minhash"), _recipe("semantic")
+# The fake's answers "fake answer <hash>" share 2 of 3 words (cosine 0.67): distinct at 0.95.
+STRICT_SEMANTIC = _recipe("semantic", threshold=0.95)
 STEERED = _recipe("exact", patience=8, coverage=Coverage("topic", {"bees": 6, "ink": 6}))
 
 
@@ -193,3 +197,18 @@ def test_semantic_dedup_runs_through_an_embeddings_endpoint(tmp_path: Path) -> N
         ledger.close()
     # Near, not only identical, texts were dropped, each by its cosine similarity.
     assert any(0.5 <= s < 0.999 for s in similarities), similarities
+
+
+def test_semantic_dedup_embeds_each_text_once_across_runs(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    with FakeServer(FakeServerConfig()) as server:
+        first = _run(STRICT_SEMANTIC, ws, server, target=20)
+        after_first = server.stats().embedded_texts
+        # Same seed, same answers from the cache: the second run seeds its index with the
+        # 20 stored rows and checks 20+ repeats of them, all embeddings from the workspace.
+        second = _run(STRICT_SEMANTIC, ws, server, target=20)
+        after_second = server.stats().embedded_texts
+    assert first.status == "finished", first.message
+    assert after_first <= 20 + 1  # each answer once, and one probe for the vector length
+    assert second.status == "exhausted"  # every item repeats a stored one
+    assert after_second == after_first  # nothing embedded twice

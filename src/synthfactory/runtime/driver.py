@@ -134,6 +134,7 @@ class RunDriver:
             Steering(recipe.coverage, recipe.targets) if recipe.coverage is not None else None
         )
         self._gates: dict[str, DedupGate] = {}
+        self._closing: list[Any] = []
         # Why admission stopped early (a run that keeps repeating itself), if it did.
         self._dry: str | None = None
 
@@ -182,6 +183,8 @@ class RunDriver:
         finally:
             if self.audit is not None:
                 self.audit.checkpoint(self.audit.take())
+            for close in self._closing:
+                close()
             self.cache.flush()
             self.ledger.flush()
             self.ledger.set_run_status(
@@ -528,7 +531,15 @@ class RunDriver:
     def _embedder(self, step: DedupStep) -> Any:
         if step.method != "semantic":
             return None
-        return embedder_for(self.endpoints[step.embedder])
+        from synthfactory.dedup.embedding_cache import CachedEmbedder
+
+        # Every start seeds the index with every stored row: through the workspace's
+        # embedding cache, so a resume or a later run embeds (and pays for) only new text.
+        cached = CachedEmbedder(
+            embedder_for(self.endpoints[step.embedder]), self.workspace.root / "embeddings.sqlite"
+        )
+        self._closing.append(cached.close)
+        return cached
 
     def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
         """Apply the verification policy; record a skip and return True if the tier is off."""

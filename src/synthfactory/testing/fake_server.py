@@ -216,6 +216,8 @@ class FakeStats:
     """Requests answered 503 because the ``down`` knob was set."""
     bad_requests: int = 0
     """Requests answered 400 because the body was malformed."""
+    embedded_texts: int = 0
+    """Texts embedded by ``POST /v1/embeddings`` (answered 200)."""
 
 
 def request_key(body: Mapping[str, Any]) -> str:
@@ -577,6 +579,7 @@ class _FakeEndpoint:
             {"object": "embedding", "index": i, "embedding": fake_embedding(text, dim)}
             for i, text in enumerate(texts)
         ]
+        self._count("embedded_texts", len(texts))
         tokens = sum(_estimate_tokens(text) for text in texts)
         payload = {
             "object": "list",
