@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from synthfactory.dedup.embedders import Embedder
 from synthfactory.dedup.errors import CorpusError, DedupConfigError
-from synthfactory.dedup.index import DedupIndex, Duplicate, ExactIndex
+from synthfactory.dedup.index import DEFAULT_THRESHOLDS, DedupIndex, Duplicate, ExactIndex
 
 #: Dedup methods by name, as the CLI and recipes spell them.
 METHODS = ("exact", "minhash", "semantic")
@@ -53,9 +53,11 @@ def make_index(
     num_perm: int = 128,
     shingle: int = 3,
     embedder: Embedder | None = None,
+    workdir: Path | None = None,
 ) -> DedupIndex:
-    """The index for ``method`` (one of :data:`METHODS`); ``threshold`` defaults to 0.8 for
-    MinHash (Jaccard) and 0.9 for semantic (cosine); exact takes none."""
+    """The index for ``method`` (one of :data:`METHODS`); ``threshold`` defaults to
+    :data:`DEFAULT_THRESHOLDS` (Jaccard for MinHash, cosine for semantic); exact takes none.
+    A semantic index past 1e5 vectors keeps them in a Lance table under ``workdir``."""
     if method == "exact":
         if threshold is not None:
             raise DedupConfigError("--threshold does not apply to exact dedup")
@@ -69,13 +71,19 @@ def make_index(
             raise DedupConfigError(
                 f"need num_perm >= 2 and shingle >= 1, got {num_perm}, {shingle}"
             )
-        return MinHashIndex(0.8 if threshold is None else threshold, num_perm, shingle)
+        return MinHashIndex(
+            DEFAULT_THRESHOLDS["minhash"] if threshold is None else threshold, num_perm, shingle
+        )
     if method == "semantic":
         from synthfactory.dedup.semantic import SemanticIndex
 
         if embedder is None:
             raise DedupConfigError("semantic dedup needs an embedder")
-        return SemanticIndex(embedder, 0.9 if threshold is None else threshold)
+        return SemanticIndex(
+            embedder,
+            DEFAULT_THRESHOLDS["semantic"] if threshold is None else threshold,
+            workdir=workdir,
+        )
     raise DedupConfigError(f"unknown dedup method {method!r}; choose one of {', '.join(METHODS)}")
 
 

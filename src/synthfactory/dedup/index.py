@@ -15,6 +15,10 @@ from typing import Protocol
 
 from synthfactory.dedup.normalize import normalize
 
+#: The similarity at or above which each method calls two texts duplicates, by default:
+#: estimated Jaccard of shingles for MinHash, cosine of embeddings for semantic.
+DEFAULT_THRESHOLDS: dict[str, float] = {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}
+
 
 @dataclass(frozen=True)
 class Duplicate:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import orjson
 
+from synthfactory.dedup.index import DEFAULT_THRESHOLDS
 from synthfactory.errors import RecipeError
 from synthfactory.recipe.samplers import describe_sampler
 from synthfactory.recipe.templates import compile_template
@@ -275,8 +276,8 @@ class VerificationPolicy:
         }
 
 
-#: Default similarity threshold per dedup method (exact needs none).
-DEDUP_THRESHOLDS: dict[str, float] = {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}
+#: Default similarity threshold per dedup method (exact needs none): the dedup engine's own.
+DEDUP_THRESHOLDS = DEFAULT_THRESHOLDS
 
 
 @dataclass(frozen=True)

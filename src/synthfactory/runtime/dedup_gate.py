@@ -76,19 +76,18 @@ def local_embedder_endpoint(role: str) -> EndpointConfig:
 def build_index(
     step: DedupStep, embedder: Embedder | None, workdir: Path | None = None
 ) -> DedupIndex:
-    """The index for ``step``'s method (``embedder`` is needed for semantic dedup; past
-    1e5 vectors a semantic index moves its neighbours to a Lance table under ``workdir``)."""
-    from synthfactory import dedup
+    """The index for ``step`` (``embedder`` is needed for semantic dedup; past 1e5 vectors a
+    semantic index moves its neighbours to a Lance table under ``workdir``)."""
+    from synthfactory.dedup.corpus import make_index
 
-    if step.method == "exact":
-        return dedup.ExactIndex()
-    if step.method == "minhash":
-        return dedup.MinHashIndex(
-            threshold=step.effective_threshold, num_perm=step.num_perm, shingle=step.shingle
-        )
-    if embedder is None:
-        raise ValueError(f"dedup step {step.name!r}: semantic dedup needs an embedder")
-    return dedup.SemanticIndex(embedder, threshold=step.effective_threshold, workdir=workdir)
+    return make_index(
+        step.method,
+        None if step.method == "exact" else step.effective_threshold,
+        num_perm=step.num_perm,
+        shingle=step.shingle,
+        embedder=embedder,
+        workdir=workdir,
+    )
 
 
 class DedupGate:
