@@ -19,9 +19,9 @@ from synthfactory.ledger import ItemRecord, Ledger
 
 if TYPE_CHECKING:
     from synthfactory.dedup.embedders import Embedder
-from synthfactory.recipe.checks import get_path
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.dedup_gate import dedup_text
+from synthfactory.runtime.steering import category_of
 
 #: At most this many examples go into the vector measures (pairwise: n^2 work).
 SAMPLE = 2000
@@ -65,17 +65,9 @@ def _coverage(
     plan: Mapping[str, Any], items: Sequence[ItemRecord], usable: Sequence[ItemRecord]
 ) -> dict[str, Any]:
     label = plan["label"]
-
-    def category(item: ItemRecord) -> str | None:
-        try:
-            value = get_path(item.payload, label)
-        except KeyError:
-            return None
-        return None if value is None else str(value)
-
-    made = Counter(category(i) for i in usable)
+    made = Counter(category_of(i.payload, label) for i in usable)
     away = Counter(
-        category(i)
+        category_of(i.payload, label)
         for i in items
         if i.state == "rejected" and any(v.get("step") == "coverage" for v in i.verdicts)
     )

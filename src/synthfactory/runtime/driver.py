@@ -308,17 +308,11 @@ class RunDriver:
             else:
                 ok = await self._cpu_step(item, step.name)
             if not ok:
-                self.ledger.save_item(item)
-                if self.audit is not None:
-                    self.audit.decision(item, accepted=False, finished=time.time())
-                return
+                return self._turned_down(item)
             item.next_step += 1
             self.ledger.save_item(item)
         if not self._gate_category(item, count=True):
-            self.ledger.save_item(item)
-            if self.audit is not None:
-                self.audit.decision(item, accepted=False, finished=time.time())
-            return
+            return self._turned_down(item)
         item.state = "passed"
         self.ledger.save_item(item)
         if self.audit is not None:
@@ -429,19 +423,18 @@ class RunDriver:
             f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
         )
 
+    def _turned_down(self, item: ItemRecord) -> None:
+        """Record the end of an item that failed or was rejected (its state says which)."""
+        self.ledger.save_item(item)
+        if self.audit is not None:
+            self.audit.decision(item, accepted=False, finished=time.time())
+
     def _gate_category(self, item: ItemRecord, *, count: bool = False) -> bool:
         """With coverage: turn away an item whose category is full (or unknown). ``count``
         counts it towards its category: only when it passes."""
         if self._steering is None:
             return True
-        if count:
-            reason = self._steering.accept(item.payload)
-        else:
-            label = self._steering.label(item.payload)
-            full = label is not None and self._steering.usable[label] >= (
-                self._steering.targets.get(label, 0)
-            )
-            reason = f"coverage: category {label!r} is full" if full else None
+        reason = (self._steering.accept if count else self._steering.full)(item.payload)
         if reason is None:
             return True
         return self._apply_verdict(item, "coverage", Verdict.reject(reason, tier="coverage"))

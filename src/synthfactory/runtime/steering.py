@@ -28,7 +28,6 @@ class Steering:
         self.targets = dict(targets)
         self.usable: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
-        self.turned_away: Counter[str] = Counter()
         self.exhausted: dict[str, str] = {}
         self._repeats: Counter[str] = Counter()
 
@@ -45,21 +44,20 @@ class Steering:
             return None
         return rng.choices(open_, weights=[self.need(c) for c in open_], k=1)[0]
 
-    def done(self) -> bool:
-        """Every category has met its target or is exhausted."""
-        return all(c in self.exhausted or self.usable[c] >= n for c, n in self.targets.items())
-
     def requested(self, payload: Mapping[str, Any]) -> str:
         """The category an item asked for."""
         return str(payload.get(self.coverage.field))
 
     def label(self, payload: Mapping[str, Any]) -> str | None:
         """The category an item is, once made (None if it does not say)."""
-        try:
-            value = get_path(payload, self.coverage.label_path)
-        except KeyError:
+        return category_of(payload, self.coverage.label_path)
+
+    def full(self, payload: Mapping[str, Any]) -> str | None:
+        """Why an item must be turned away because its category is already full, if it is."""
+        label = self.label(payload)
+        if label is None or label not in self.targets or self.usable[label] < self.targets[label]:
             return None
-        return None if value is None else str(value)
+        return f"coverage: category {label!r} is full ({self.targets[label]})"
 
     # -- what happened ---------------------------------------------------------------
 
@@ -75,6 +73,9 @@ class Steering:
 
     def accept(self, payload: Mapping[str, Any]) -> str | None:
         """Count a passing item; the reason to turn it away instead, if any."""
+        full = self.full(payload)
+        if full is not None:
+            return full
         label = self.label(payload)
         if label is None or label not in self.targets:
             known = ", ".join(sorted(self.targets)[:10])
@@ -82,9 +83,6 @@ class Steering:
                 f"coverage: category {label!r} (from {self.coverage.label_path!r}) has no "
                 f"target; known: {known}"
             )
-        if self.usable[label] >= self.targets[label]:
-            self.turned_away[label] += 1
-            return f"coverage: category {label!r} is full ({self.targets[label]})"
         self.usable[label] += 1
         return None
 
@@ -116,17 +114,14 @@ class Steering:
         """An item was not a duplicate: its category is still producing new things."""
         self._repeats[self.requested(payload)] = 0
 
-    def report(self) -> dict[str, Any]:
-        """Per category: target, usable, turned away, and why it stopped if it did."""
-        return {
-            c: {
-                "target": n,
-                "usable": self.usable[c],
-                "turned_away": self.turned_away[c],
-                "exhausted": self.exhausted.get(c),
-            }
-            for c, n in self.targets.items()
-        }
+
+def category_of(payload: Mapping[str, Any], label_path: str) -> str | None:
+    """The category at ``label_path`` of a payload, as text (None if it has none)."""
+    try:
+        value = get_path(payload, label_path)
+    except KeyError:
+        return None
+    return None if value is None else str(value)
 
 
-__all__ = ["Steering"]
+__all__ = ["Steering", "category_of"]
