@@ -80,3 +80,13 @@ def test_exports_round_trip(tmp_path: Path) -> None:
     assert loaded[3]["meta"] == {"k": 3, "tags": ["a"]}
     with pytest.raises(UserInputError, match="unknown export format"):
         export_table(table, "csv", tmp_path / "x.csv")
+
+
+def test_read_keeps_only_the_columns_asked_for_that_the_table_has(tmp_path) -> None:
+    from synthfactory.store.lance import LanceStore
+
+    store = LanceStore(str(tmp_path / "d.lance"))
+    store.append([{"item_id": "a", "run_id": "r", "fact": "x", "other": 1}])
+    table = store.read(columns=["item_id", "fact", "not_there"])
+    assert table.column_names == ["item_id", "fact"]
+    assert store.read().column_names == ["item_id", "run_id", "fact", "other"]

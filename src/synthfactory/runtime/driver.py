@@ -497,8 +497,10 @@ class RunDriver:
         steps = self.recipe.dedup_steps
         if not steps:
             return
+        # Only the columns the steps compare: a large dataset's other fields stay on disk.
+        columns = ["item_id", *{s.field.split(".")[0] for s in steps}]
         try:
-            table = await asyncio.to_thread(self.store.read)
+            table = await asyncio.to_thread(self.store.read, columns=columns)
             rows = table.to_pylist()
         except NotFoundError:
             rows = []

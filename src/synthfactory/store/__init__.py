@@ -27,8 +27,15 @@ class DatasetStore(Protocol):
         """Which of ``item_ids`` are already in the table (for exactly-once after a crash)."""
         ...
 
-    def read(self, *, run_id: str | None = None, version: int | None = None) -> pa.Table:
-        """The table (at ``version``, default latest), optionally one run's rows only."""
+    def read(
+        self,
+        *,
+        run_id: str | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The table (at ``version``, default latest), optionally one run's rows only, and
+        only those of ``columns`` it has."""
         ...
 
     def version(self) -> int | None:

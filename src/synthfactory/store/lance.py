@@ -66,17 +66,25 @@ class LanceStore:
             found.update(table.column("item_id").to_pylist())
         return found
 
-    def read(self, *, run_id: str | None = None, version: int | None = None) -> pa.Table:
-        """The table at ``version`` (default latest), optionally only ``run_id``'s rows."""
+    def read(
+        self,
+        *,
+        run_id: str | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The table at ``version`` (default latest), optionally only ``run_id``'s rows and
+        only those of ``columns`` the table has."""
         try:
             ds = self._dataset(version)
         except ValueError as err:
             raise NotFoundError(f"dataset {self.uri} has no version {version}: {err}") from None
         if ds is None:
             raise NotFoundError(f"dataset {self.uri} does not exist yet")
+        names = None if columns is None else [c for c in columns if c in ds.schema.names]
         if run_id is None:
-            return ds.to_table()
-        return ds.to_table(filter=f"run_id = '{run_id}'")
+            return ds.to_table(columns=names)
+        return ds.to_table(columns=names, filter=f"run_id = '{run_id}'")
 
 
 def _infer_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
