@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 SUFFIXES = (".jsonl", ".parquet", ".lance")
 
 
@@ -86,29 +84,14 @@ def personas(records: Sequence[Mapping[str, Any]] | str | Path) -> Rows:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSONL, Parquet or Lance source, as dicts."""
-    if path.suffix == ".jsonl":
-        out: list[dict[str, Any]] = []
-        with path.open("rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as err:
-                    raise ValueError(f"{path}, line {number}: not valid JSON: {err}") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}, line {number}: expected a JSON object")
-                out.append(record)
-        return out
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-    else:
+    if path.suffix == ".lance":
         import lance
 
-        table = lance.dataset(str(path)).to_table()
-    return [dict(r) for r in table.to_pylist()]
+        return [dict(r) for r in lance.dataset(str(path)).to_table().to_pylist()]
+    # JSONL and Parquet read as the dedup command reads a corpus (same errors, with lines).
+    from synthfactory.dedup.corpus import read_rows
+
+    return [row for batch in read_rows(path) for row in batch]
 
 
 def content_digest(path: Path) -> str:
