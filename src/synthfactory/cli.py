@@ -22,7 +22,8 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from synthfactory.errors import ConfigError, SynthFactoryError, UserInputError
+from synthfactory.cli_exits import exit_codes
+from synthfactory.errors import ConfigError
 from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
 from synthfactory.runtime.progress import Progress, RunSummary
 
@@ -93,14 +94,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except UserInputError as err:
-        _fail(str(err), 2)
-    except SynthFactoryError as err:
-        _fail(str(err), 1)
+def _errors() -> contextlib.AbstractContextManager[None]:
+    return exit_codes(_fail)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import SecretStr
 
-from synthfactory.errors import SynthFactoryError, UserInputError
+from synthfactory.cli_exits import exit_codes
 
 if TYPE_CHECKING:
     from synthfactory.dedup.embedders import Embedder
@@ -99,7 +99,7 @@ def dedup(
     """Drop duplicate rows of a JSONL or Parquet corpus: exact, near (MinHash) or semantic."""
     from synthfactory.dedup.corpus import dedup_corpus
 
-    try:
+    with exit_codes():
         chosen = resolve_embedder(embedder, embedding_model) if method is Method.semantic else None
         report = dedup_corpus(
             input_path,
@@ -113,12 +113,6 @@ def dedup(
             shingle=shingle,
             embedder=chosen,
         )
-    except UserInputError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    except SynthFactoryError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from synthfactory.errors import SynthFactoryError, UserInputError
+from synthfactory.cli_exits import exit_codes
+from synthfactory.errors import UserInputError
 from synthfactory.sandbox.protocol import Sandbox
 from synthfactory.sandbox.results import SandboxJob
 
@@ -105,15 +106,11 @@ def exec_command(
     """Run Python jobs in the sandbox pool and write their verdicts."""
     from synthfactory.sandbox.pool import SandboxPool
 
-    try:
-        with SandboxPool(workers, allow_weak_isolation=allow_weak_isolation) as pool:
-            counts = exec_jobs(input_path, output_path, pool)
-    except UserInputError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    except SynthFactoryError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+    with (
+        exit_codes(),
+        SandboxPool(workers, allow_weak_isolation=allow_weak_isolation) as pool,
+    ):
+        counts = exec_jobs(input_path, output_path, pool)
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no jobs"
     typer.echo(f"{sum(counts.values())} jobs: {summary}", err=True)
 

@@ -1,0 +1,32 @@
+"""How every ``synthfactory`` command ends on an error: the message on stderr, and exit code
+2 for bad input (a ``UserInputError``) or 1 for any other ``SynthFactoryError``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import NoReturn
+
+import typer
+
+from synthfactory.errors import SynthFactoryError, UserInputError
+
+
+def plain_fail(message: str, code: int) -> NoReturn:
+    """Print ``error: MESSAGE`` to stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def exit_codes(fail: Callable[[str, int], NoReturn] = plain_fail) -> Iterator[None]:
+    """Turn the library's errors raised in the block into the command's exit."""
+    try:
+        yield
+    except UserInputError as err:
+        fail(str(err), 2)
+    except SynthFactoryError as err:
+        fail(str(err), 1)
+
+
+__all__ = ["exit_codes", "plain_fail"]
