@@ -428,8 +428,9 @@ def resume(
     from synthfactory.runtime.runs import resume_run
 
     with _errors():
-        stored, specs = ([], endpoint) if endpoint else _stored_endpoints(workspace, run_id)
-        before = _stored_run_config(workspace, run_id).get("executor") or {"kind": "local"}
+        run_config = _stored_run_config(workspace, run_id)
+        stored, specs = ([], endpoint) if endpoint else _stored_endpoints(run_config)
+        before = run_config.get("executor") or {"kind": "local"}
     with _errors(), _endpoints(specs, concurrency) as given:
         endpoints = [*stored, *given]
         if executor is None and before.get("kind") == "ray" and ray_config is None:
@@ -455,6 +456,7 @@ def resume(
 
 
 def _stored_run_config(workspace: Path, run_id: str) -> dict[str, Any]:
+    """The config run ``run_id`` was started with, as its ledger keeps it."""
     from synthfactory.ledger import Ledger
     from synthfactory.workspace import Workspace
 
@@ -474,18 +476,10 @@ def _ray_executor(config: dict[str, Any], address: str | None) -> Any:
     return RayExecutor(ray_config)
 
 
-def _stored_endpoints(workspace: Path, run_id: str) -> tuple[list[EndpointConfig], list[str]]:
+def _stored_endpoints(run_config: dict[str, Any]) -> tuple[list[EndpointConfig], list[str]]:
     """The run's own endpoints: URLs as stored (keys read from the environment again), and
     specs for those that must be brought up again (the embedded model, the fake server)."""
-    from synthfactory.ledger import Ledger
-    from synthfactory.workspace import Workspace
-
-    ws = Workspace(workspace, create=False)
-    ledger = Ledger(ws.ledger_path)
-    try:
-        stored = ledger.run(run_id).config.get("endpoints", {})
-    finally:
-        ledger.close()
+    stored = run_config.get("endpoints", {})
     configs, specs = [], []
     for role, cfg in stored.items():
         origin = cfg.get("origin")

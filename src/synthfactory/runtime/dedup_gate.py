@@ -101,16 +101,12 @@ class DedupGate:
         self._blocking = blocking
         self._pending: list[tuple[str, str, asyncio.Future[Duplicate | None]]] = []
         self._drainer: asyncio.Task[None] | None = None
-        self.checked = 0
-        self.dropped = 0
         self.repeats = 0  # consecutive duplicates, run-wide
 
-    def seed(self, keys: Sequence[str], texts: Sequence[str]) -> int:
-        """Add stored items (earlier runs, or this run's before a resume); returns how many
-        of them were themselves duplicates (kept: they are already stored)."""
-        if not keys:
-            return 0
-        return sum(d is not None for d in self.index.check_add(list(keys), list(texts)))
+    def seed(self, keys: Sequence[str], texts: Sequence[str]) -> None:
+        """Add stored items (earlier runs, or this run's before a resume)."""
+        if keys:
+            self.index.check_add(list(keys), list(texts))
 
     async def check(self, key: str, text: str) -> Duplicate | None:
         """The stored or earlier item ``text`` repeats, or None (and it is remembered)."""
@@ -142,24 +138,12 @@ class DedupGate:
                     future.set_exception(err)
             return
         for (_, _, future), duplicate in zip(batch, found, strict=True):
-            self.checked += 1
             if duplicate is None:
                 self.repeats = 0
             else:
-                self.dropped += 1
                 self.repeats += 1
             if not future.done():
                 future.set_result(duplicate)
-
-    def report(self) -> dict[str, Any]:
-        """What this step checked and dropped."""
-        return {
-            "method": self.step.method,
-            "threshold": self.step.effective_threshold,
-            "checked": self.checked,
-            "dropped": self.dropped,
-            "indexed": len(self.index),
-        }
 
 
 def stored_texts(rows: Iterable[Mapping[str, Any]], path: str) -> tuple[list[str], list[str]]:
