@@ -40,7 +40,7 @@ from synthfactory.sandbox import cgroups, seccomp
 from synthfactory.sandbox.detect import IsolationReport, probe_layers
 from synthfactory.sandbox.limits import Limits
 from synthfactory.sandbox.wire import LineReader, encode, write_all
-from synthfactory.sandbox.worker import SlotSpec, python_read_paths, slot_main
+from synthfactory.sandbox.worker import SlotSpec, own_children, python_read_paths, slot_main
 
 _MAX_INFRA_ATTEMPTS = 3
 _MAX_STARTUP_FAILURES = 5
@@ -145,15 +145,6 @@ def _reap_orphans() -> None:
             return
         if pid == 0:
             return
-
-
-def _own_children() -> list[int]:
-    pid = os.getpid()
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
 
 
 def _pid_alive(pid: int) -> bool:
@@ -410,7 +401,7 @@ class PoolServer:
         # What a killed slot left (its job, or the child it forked for the next job) came
         # here: once this returns, no process of the pool is left.
         deadline = time.monotonic() + 3.0
-        while (left := _own_children()) and time.monotonic() < deadline:
+        while (left := own_children()) and time.monotonic() < deadline:
             for pid in left:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -350,7 +350,8 @@ class _Output:
         return truncate(bytes(self.data), self.dropped, self.limit)
 
 
-def _own_children() -> list[int]:
+def own_children() -> list[int]:
+    """The pids of this process's children (its main thread's, which is all of them here)."""
     pid = os.getpid()
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
@@ -440,7 +441,7 @@ class Slot:
             except ChildProcessError:
                 break
             if pid == 0:
-                if set(_own_children()) <= keep:
+                if set(own_children()) <= keep:
                     break
                 time.sleep(0.001)
         return found
@@ -757,4 +758,4 @@ def _next_job(
     return jobs.popleft()
 
 
-__all__ = ["Slot", "SlotSpec", "python_read_paths", "slot_main"]
+__all__ = ["Slot", "SlotSpec", "own_children", "python_read_paths", "slot_main"]
