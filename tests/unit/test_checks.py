@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from synthfactory.errors import RecipeError
-from synthfactory.recipe import checks
-from synthfactory.recipe.checks import CHECKS, build_check, get_path
+from synthfactory.verify import checks
+from synthfactory.verify.checks import CHECKS, build_check, get_path
 from synthfactory.verdict import Verdict
 
 

@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from synthfactory.errors import RecipeError
-from synthfactory.recipe.checks import build_check
-from synthfactory.recipe.mathexpr import MathParseError, parse_math
+from synthfactory.verify.checks import build_check
+from synthfactory.verify.mathexpr import MathParseError, parse_math
 
 
 class Person(BaseModel):

@@ -12,7 +12,7 @@ import pytest
 
 from synthfactory.errors import RecipeError
 from synthfactory.recipe import yaml_recipe
-from synthfactory.recipe.checks import CHECKS
+from synthfactory.verify.checks import CHECKS
 from synthfactory.recipe.model import (
     Dataset,
     JudgeStep,

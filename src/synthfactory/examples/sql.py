@@ -14,7 +14,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from synthfactory.recipe.checks import build_check
 from synthfactory.recipe.model import (
     Dataset,
     JudgeStep,
@@ -24,6 +23,7 @@ from synthfactory.recipe.model import (
     VerificationPolicy,
     VerifyStep,
 )
+from synthfactory.verify.checks import build_check
 
 HERE = Path(__file__).resolve().parent
 DATABASE = HERE / "shop.sqlite"

@@ -140,7 +140,7 @@ class _RunView:
 
     def __init__(self, workspace: Path, run_id: str) -> None:
         from synthfactory.ledger import Ledger
-        from synthfactory.runtime.tiers import tier_stats
+        from synthfactory.verify.tiers import tier_stats
         from synthfactory.workspace import Workspace
 
         self.workspace = Workspace(workspace, create=False)
@@ -478,8 +478,8 @@ def croissant_metadata(
     are stated in ``rai:dataCollection``, never taken for the dataset's own.
     """
     from synthfactory.ledger import Ledger
-    from synthfactory.runtime.tiers import tier_stats
     from synthfactory.store.lance import LanceStore
+    from synthfactory.verify.tiers import tier_stats
     from synthfactory.workspace import Workspace
 
     ws = Workspace(Path(workspace), create=False)

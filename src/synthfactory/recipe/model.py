@@ -2,331 +2,36 @@
 
 A recipe is plain data plus plain functions. It never knows where it runs: the runtime
 decides which pool executes each step (model calls on the generation pool, Python and
-verifier steps on the verification pool).
+verifier steps on the verification pool). The step types live in
+:mod:`synthfactory.recipe.steps` and :mod:`synthfactory.verify.steps`; this module
+re-exports them as the recipe's vocabulary.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from synthfactory.dedup.index import DEFAULT_THRESHOLDS
 from synthfactory.errors import RecipeError
 from synthfactory.recipe.samplers import describe_sampler
+from synthfactory.recipe.steps import (
+    DEDUP_THRESHOLDS,
+    SAMPLING_PARAMS,
+    DedupStep,
+    ModelStep,
+    Payload,
+    PythonStep,
+    StepFn,
+)
 from synthfactory.recipe.templates import compile_template
-from synthfactory.verdict import Verdict
-
-Payload = dict[str, Any]
-StepFn = Callable[[Payload], "Payload | None"]
-VerifyFn = Callable[[Payload], "Verdict | bool"]
-
-#: Sampling parameters a model step may set; anything else is refused at load time so a
-#: typo (``temprature``) cannot silently change nothing.
-SAMPLING_PARAMS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "top_k",
-        "min_p",
-        "max_tokens",
-        "presence_penalty",
-        "frequency_penalty",
-        "repeat_penalty",
-        "stop",
-        "n",
-        "logit_bias",
-    }
-)
-
-
-@dataclass(frozen=True)
-class ModelStep:
-    """One chat-completion call.
-
-    ``prompt`` (and ``system``) are Jinja templates over the item's payload. With a JSON
-    ``schema`` the model is asked for structured output and the parsed object is stored
-    under ``output``; without one, the text is. An answer that is not valid JSON or does not
-    match the schema is a failed attempt, retried up to ``max_attempts`` times with a new
-    seed each time.
-    """
-
-    name: str
-    prompt: str
-    role: str = "generator"
-    system: str | None = None
-    schema: Mapping[str, Any] | None = None
-    output: str | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-    max_attempts: int = 3
-
-    kind: Literal["model"] = field(default="model", init=False)
-
-    @property
-    def output_field(self) -> str:
-        """The payload field this step fills."""
-        return self.output or self.name
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "role": self.role,
-            "prompt": self.prompt,
-            "system": self.system,
-            "schema": self.schema,
-            "output": self.output_field,
-            "params": dict(self.params),
-            "max_attempts": self.max_attempts,
-        }
-
-
-@dataclass(frozen=True)
-class PythonStep:
-    """A plain function ``payload -> updates``; the returned mapping is merged into the payload.
-
-    It runs on the verification pool (separate processes), so it may use the CPU freely.
-    """
-
-    name: str
-    fn: StepFn
-
-    kind: Literal["python"] = field(default="python", init=False)
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn)}
-
-
-@dataclass(frozen=True)
-class VerifyStep:
-    """A verifier ``payload -> Verdict | bool``.
-
-    A "no" rejects the item; it is data, not an error.
-    """
-
-    name: str
-    fn: VerifyFn
-    tier: str = "cheap"
-
-    kind: Literal["verify"] = field(default="verify", init=False)
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {"kind": self.kind, "name": self.name, "fn": _fn_name(self.fn), "tier": self.tier}
-
-
-@dataclass(frozen=True)
-class SandboxStep:
-    """Tier 2: run generated code in the sandbox pool; a non-zero exit rejects the item.
-
-    ``code`` is a Jinja template over the payload that renders the Python script to run,
-    typically the solution followed by its tests::
-
-        SandboxStep(name="run_tests", code="{{ answer.solution }}\n\n{{ answer.tests }}\n")
-
-    The code never runs outside the sandbox; the verdict records the isolation layers that
-    were in force. ``timeout_s`` is CPU time, with a wall-clock cap.
-    """
-
-    name: str
-    code: str
-    timeout_s: float = 5.0
-    tier: str = "sandbox"
-
-    kind: Literal["sandbox"] = field(default="sandbox", init=False)
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "code": self.code,
-            "timeout_s": self.timeout_s,
-            "tier": self.tier,
-        }
-
-
-#: The structured answer every judge gives.
-JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "score": {"type": "integer", "minimum": 1, "maximum": 10},
-        "reasons": {"type": "string"},
-    },
-    "required": ["score", "reasons"],
-    "additionalProperties": False,
-}
-
-_JUDGE_SYSTEM = (
-    "You are a strict reviewer of training examples. Score the example against the rubric "
-    "from 1 (unusable) to 10 (excellent) and give short reasons. Answer in JSON."
-)
-
-
-@dataclass(frozen=True)
-class JudgeStep:
-    """Tier 3: an LLM judge scores the item against a rubric, with structured output.
-
-    ``rubric`` is a Jinja template over the payload (it should show the judge the example).
-    The item passes if the score is at least ``threshold``; a score within
-    ``uncertain_margin`` below it is "uncertain" (details say so) and fails unless a later
-    tier settles it. Only items that passed every earlier step reach a judge.
-    """
-
-    name: str
-    rubric: str
-    role: str = "judge"
-    threshold: int = 7
-    uncertain_margin: int = 0
-    system: str = _JUDGE_SYSTEM
-    params: Mapping[str, Any] = field(
-        default_factory=lambda: {"temperature": 0.0, "max_tokens": 300}
-    )
-    max_attempts: int = 3
-    tier: str = "judge"
-
-    kind: Literal["judge"] = field(default="judge", init=False)
-
-    def request_step(self) -> ModelStep:
-        """The model call this judge makes, as a plain model step."""
-        return ModelStep(
-            name=self.name,
-            prompt=self.rubric,
-            role=self.role,
-            system=self.system,
-            schema=JUDGE_SCHEMA,
-            output=f"_judge_{self.name}",
-            params=self.params,
-            max_attempts=self.max_attempts,
-        )
-
-    def verdict(self, answer: Mapping[str, Any]) -> Verdict:
-        """Turn the judge's structured answer into a verdict."""
-        score = int(answer["score"])
-        details = {"score": score, "threshold": self.threshold}
-        reason = f"score {score}/10 (pass at {self.threshold}): {answer.get('reasons', '')}"
-        if score >= self.threshold:
-            return Verdict("pass", reason, self.tier, details)
-        if score >= self.threshold - self.uncertain_margin:
-            return Verdict("fail", reason, self.tier, {**details, "uncertain": True})
-        return Verdict("fail", reason, self.tier, details)
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "role": self.role,
-            "rubric": self.rubric,
-            "system": self.system,
-            "threshold": self.threshold,
-            "uncertain_margin": self.uncertain_margin,
-            "params": dict(self.params),
-            "max_attempts": self.max_attempts,
-            "tier": self.tier,
-        }
-
-
-@dataclass(frozen=True)
-class VerificationPolicy:
-    """Which verifier tiers run on which items.
-
-    Tiers in ``sampled_tiers`` (by default the sandbox tier) run on every item whose
-    ``critical_field`` is truthy, on a seeded, reproducible ``sample_rate`` fraction of the
-    rest, and on any item a cheaper tier marked uncertain (escalation). Every other tier runs
-    on every item that reaches it. The first failing tier stops the item.
-    """
-
-    sample_rate: float = 1.0
-    sampled_tiers: tuple[str, ...] = ("sandbox",)
-    critical_field: str = "critical"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.sample_rate <= 1.0:
-            raise RecipeError(f"sample_rate must be in [0, 1], got {self.sample_rate}")
-
-    def should_run(
-        self, tier: str, payload: Mapping[str, Any], item_seed: int, step: str, escalated: bool
-    ) -> tuple[bool, str]:
-        """Whether a step of ``tier`` runs on this item, and why."""
-        if tier not in self.sampled_tiers:
-            return True, "every item"
-        if payload.get(self.critical_field):
-            return True, "critical item"
-        if escalated:
-            return True, "escalated: an earlier tier was uncertain"
-        draw = derive_seed(item_seed, "sample", step) / 2**63
-        if draw < self.sample_rate:
-            return True, f"sampled ({self.sample_rate:.0%})"
-        return False, f"not sampled ({self.sample_rate:.0%})"
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {
-            "sample_rate": self.sample_rate,
-            "sampled_tiers": list(self.sampled_tiers),
-            "critical_field": self.critical_field,
-        }
-
-
-#: Default similarity threshold per dedup method (exact needs none): the dedup engine's own.
-DEDUP_THRESHOLDS = DEFAULT_THRESHOLDS
-
-
-@dataclass(frozen=True)
-class DedupStep:
-    """Drops an item whose ``field`` repeats an item already in the dataset (from this run
-    or any earlier one) or one that passed this step earlier in the run.
-
-    ``method``: ``exact`` (normalized content), ``minhash`` (near duplicates: estimated
-    Jaccard of word ``shingle``-grams at least ``threshold``, ``num_perm`` permutations) or
-    ``semantic`` (cosine of embeddings at least ``threshold``, from the endpoint of role
-    ``embedder``). A dropped item is rejected with the id of the item it repeats.
-
-    Put it after the checks that can still reject an item: an item is remembered as soon as
-    it passes this step. ``patience`` consecutive duplicates (per coverage category, or in
-    the whole run) mean the model has run out of new ideas there: that category, or the
-    run, stops instead of looping.
-    """
-
-    name: str
-    field: str
-    method: Literal["exact", "minhash", "semantic"] = "minhash"
-    threshold: float | None = None
-    num_perm: int = 128
-    shingle: int = 3
-    embedder: str = "embedder"
-    patience: int = 25
-    tier: str = "dedup"
-
-    # ``field`` is an attribute of this class, so name the dataclass helper in full.
-    kind: Literal["dedup"] = dataclasses.field(default="dedup", init=False)
-
-    @property
-    def effective_threshold(self) -> float:
-        """``threshold``, or the method's default."""
-        return self.threshold if self.threshold is not None else DEDUP_THRESHOLDS[self.method]
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-ready description, for the recipe digest."""
-        return {
-            "kind": "dedup",
-            "name": self.name,
-            "field": self.field,
-            "method": self.method,
-            "threshold": self.effective_threshold,
-            "num_perm": self.num_perm,
-            "shingle": self.shingle,
-            "embedder": self.embedder if self.method == "semantic" else None,
-            "patience": self.patience,
-        }
+from synthfactory.seeds import derive_seed
+from synthfactory.verify.policy import VerificationPolicy
+from synthfactory.verify.steps import JUDGE_SCHEMA, JudgeStep, SandboxStep, VerifyFn, VerifyStep
 
 
 @dataclass(frozen=True)
@@ -462,16 +167,6 @@ class Recipe:
         """sha256 of the canonical description: changes whenever the definition does."""
         blob = orjson.dumps(self.describe(), option=orjson.OPT_SORT_KEYS, default=str)
         return hashlib.sha256(blob).hexdigest()
-
-
-def derive_seed(*parts: object, bits: int = 63) -> int:
-    """A deterministic seed from ``parts`` (run seed, item index, step, attempt...)."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> (64 - bits)
-
-
-def _fn_name(fn: Callable[..., Any]) -> str:
-    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def _validate(recipe: Recipe) -> None:
@@ -620,7 +315,9 @@ __all__ = [
     "Recipe",
     "SandboxStep",
     "Step",
+    "StepFn",
     "VerificationPolicy",
+    "VerifyFn",
     "VerifyStep",
     "derive_seed",
 ]

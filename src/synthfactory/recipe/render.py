@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from synthfactory.models.client import ChatRequest
-from synthfactory.recipe.model import ModelStep, derive_seed
+from synthfactory.recipe.steps import ModelStep
 from synthfactory.recipe.templates import render
+from synthfactory.seeds import derive_seed
 
 
 def render_request(

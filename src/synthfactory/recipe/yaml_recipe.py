@@ -38,7 +38,6 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from synthfactory.errors import RecipeError
-from synthfactory.recipe.checks import CHECKS, build_check
 from synthfactory.recipe.model import (
     SAMPLING_PARAMS,
     Coverage,
@@ -66,6 +65,7 @@ from synthfactory.recipe.samplers import (
 from synthfactory.recipe.seed_data import personas, rows
 from synthfactory.recipe.taxonomy import taxonomy
 from synthfactory.recipe.templates import compile_template
+from synthfactory.verify.checks import CHECKS, build_check
 
 KeyPath = tuple[str | int, ...]
 

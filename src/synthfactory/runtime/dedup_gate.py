@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from synthfactory.models.endpoint import EndpointConfig
-from synthfactory.recipe.checks import get_path
 from synthfactory.recipe.model import DedupStep
+from synthfactory.verify.checks import get_path
 
 if TYPE_CHECKING:
     from synthfactory.dedup import DedupIndex, Duplicate, Embedder

@@ -61,9 +61,9 @@ from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
 from synthfactory.runtime.steering import Steering
 from synthfactory.runtime.summary import run_summary
-from synthfactory.runtime.tiers import is_escalated, skipped_entry, verdict_entry
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
+from synthfactory.verify.tiers import is_escalated, skipped_entry, verdict_entry
 from synthfactory.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from synthfactory.recipe.checks import get_path
 from synthfactory.recipe.model import Coverage
+from synthfactory.verify.checks import get_path
 
 
 class Steering:

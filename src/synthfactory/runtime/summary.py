@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
-from synthfactory.runtime.tiers import tier_stats
+from synthfactory.verify.tiers import tier_stats
 from synthfactory.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -1,0 +1,11 @@
+"""Where an example is judged, and how well each judge is known to judge.
+
+- :mod:`~synthfactory.verify.steps`: the verifier steps a recipe declares (a check, the
+  sandbox, a judge), and :mod:`~synthfactory.verify.policy`, which tiers run on which items.
+- :mod:`~synthfactory.verify.checks`: the built-in checks a YAML recipe names
+  (:mod:`~synthfactory.verify.text_checks`, :mod:`~synthfactory.verify.code_checks`).
+- :mod:`~synthfactory.verify.tiers`: verdict bookkeeping and pass rates per tier.
+
+The sandbox (:mod:`synthfactory.sandbox`) is a backend these call; nothing here runs
+generated code itself.
+"""
