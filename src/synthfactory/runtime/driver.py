@@ -13,28 +13,21 @@ the table which of the "passed" items it already holds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-
-import jsonschema
-import orjson
 
 from synthfactory.cache import ResponseCache
 from synthfactory.errors import (
-    CacheMissError,
     Fatal,
-    ModelRequestError,
     NotFoundError,
     RecipeError,
     SynthFactoryError,
-    TransientModelError,
 )
 from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
-from synthfactory.models.client import ChatRequest, ChatResponse
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource
 from synthfactory.recipe.model import (
@@ -47,7 +40,6 @@ from synthfactory.recipe.model import (
     VerifyStep,
     derive_seed,
 )
-from synthfactory.recipe.render import render_request
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.dedup_gate import (
@@ -58,9 +50,11 @@ from synthfactory.runtime.dedup_gate import (
     stored_texts,
 )
 from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.model_calls import ModelCalls
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
 from synthfactory.runtime.steering import Steering
 from synthfactory.runtime.summary import run_summary
+from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
 from synthfactory.verify.tiers import is_escalated, skipped_entry, verdict_entry
@@ -70,21 +64,6 @@ log = logging.getLogger(__name__)
 
 _FLUSH_INTERVAL_S = 0.025
 _PROGRESS_INTERVAL_S = 0.25
-#: 4xx answers that mean "this endpoint will refuse everything", not "this item is bad".
-_FATAL_STATUSES = frozenset({401, 403, 404})
-
-
-@dataclass
-class _Tally:
-    passed: int = 0
-    stored: int = 0
-    rejected: int = 0
-    failed: int = 0
-    model_calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    token_cost: float = 0.0
 
 
 class RunDriver:
@@ -127,7 +106,16 @@ class RunDriver:
         self._commit_lock = asyncio.Lock()
         self._audit_lock = asyncio.Lock()
         self._started = time.monotonic()
-        self._tally = _Tally()
+        self._tally = Tally()
+        self._calls = ModelCalls(
+            endpoints=self.endpoints,
+            cache=cache,
+            executor=executor,
+            ledger=ledger,
+            tally=self._tally,
+            replay=config.replay,
+            audit=audit,
+        )
         self._next_index = 0
         self._last_version: int | None = None
         self._steering = (
@@ -322,106 +310,13 @@ class RunDriver:
         if len(self._to_commit) >= self.config.commit_rows:
             self._wake.set()
 
-    async def _model_step(
-        self, item: ItemRecord, step: ModelStep, spent: list[float] | None = None
-    ) -> bool:
-        endpoint = self.endpoints[step.role]
-        assert endpoint.model is not None
-        last_error = ""
-        for attempt in range(step.max_attempts):
-            try:
-                request = render_request(
-                    step, item.payload, model=endpoint.model, item_seed=item.seed, attempt=attempt
-                )
-            except ValueError as err:
-                return self._fail(item, f"step {step.name!r}: {err}")
-            key = request.key()
-            started = time.time()
-            item.attempts += 1
-            response = self.cache.get(key)
-            cached = response is not None
-            if response is None:
-                if self.config.replay:
-                    raise CacheMissError(
-                        f"--replay: item {item.item_id}, step {step.name!r}, attempt {attempt}: "
-                        "the request is not in this workspace's cache, so this run cannot be "
-                        "replayed without calling the endpoint"
-                    )
-                try:
-                    response = await self.executor.call_model(step.role, request)
-                except (ModelRequestError, TransientModelError) as err:
-                    if err.fields.get("status") in _FATAL_STATUSES:
-                        raise
-                    # A bad request (4xx) or an endpoint that kept failing after every retry:
-                    # this item fails, with the error kept; the run goes on.
-                    self._attempt(
-                        item, step, attempt, "error", started=started, error=str(err), key=key
-                    )
-                    self._audit_model(
-                        item,
-                        step,
-                        attempt,
-                        request=request,
-                        status="error",
-                        error=str(err),
-                        started=started,
-                    )
-                    return self._fail(item, f"step {step.name!r}: {err}")
-                self.cache.put(key, response)
-                self._tally.model_calls += 1
-            else:
-                self._tally.cache_hits += 1
-            cost = (
-                0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
-            )
-            if spent is not None:
-                spent.append(cost)
-            if not cached:
-                self._tally.prompt_tokens += response.prompt_tokens
-                self._tally.completion_tokens += response.completion_tokens
-                self._tally.token_cost += cost
-            value: Any = response.content
-            error = None
-            if step.schema is not None:
-                value, error = _parse_structured(response.content, step.schema)
-            self.ledger.add_attempt(
-                AttemptRecord(
-                    item_id=item.item_id,
-                    step=step.name,
-                    attempt=attempt,
-                    status="ok" if error is None else "invalid",
-                    started_at=started,
-                    finished_at=time.time(),
-                    error=error,
-                    role=step.role,
-                    model=response.model,
-                    request_key=key,
-                    cached=cached,
-                    prompt_tokens=0 if cached else response.prompt_tokens,
-                    completion_tokens=0 if cached else response.completion_tokens,
-                    cost=cost,
-                )
-            )
-            self._audit_model(
-                item,
-                step,
-                attempt,
-                request=request,
-                response=response,
-                status="ok" if error is None else "invalid",
-                error=error,
-                started=started,
-                cached=cached,
-                cost=cost,
-            )
-            if error is None:
-                item.payload[step.output_field] = value
-                return True
-            last_error = error
-        return self._fail(
-            item,
-            f"step {step.name!r}: no valid output in {step.max_attempts} attempts: {last_error}",
-        )
+    async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
+        outcome = await self._calls.run(item, step)
+        if not outcome.ok:
+            assert outcome.error is not None
+            return self._fail(item, outcome.error)
+        item.payload[step.output_field] = outcome.value
+        return True
 
     def _turned_down(self, item: ItemRecord) -> None:
         """Record the end of an item that failed or was rejected (its state says which)."""
@@ -548,13 +443,12 @@ class RunDriver:
         return True
 
     async def _judge_step(self, item: ItemRecord, step: JudgeStep) -> bool:
-        call = step.request_step()
-        spent: list[float] = []
-        if not await self._model_step(item, call, spent):
-            return False
-        verdict = step.verdict(item.payload.pop(call.output_field))
+        outcome = await self._calls.run(item, step.request_step())
+        if not outcome.ok:
+            assert outcome.error is not None
+            return self._fail(item, outcome.error)
         # A judge costs model time, priced by its endpoint; no CPU of ours worth counting.
-        return self._apply_verdict(item, step.name, verdict, cost=sum(spent))
+        return self._apply_verdict(item, step.name, step.verdict(outcome.value), cost=outcome.cost)
 
     def _apply_verdict(
         self,
@@ -646,35 +540,6 @@ class RunDriver:
             )
         )
 
-    def _audit_model(
-        self,
-        item: ItemRecord,
-        step: ModelStep,
-        attempt: int,
-        *,
-        request: ChatRequest,
-        status: str,
-        error: str | None,
-        started: float,
-        response: ChatResponse | None = None,
-        cached: bool = False,
-        cost: float = 0.0,
-    ) -> None:
-        if self.audit is not None:
-            self.audit.model_attempt(
-                item,
-                step,
-                attempt,
-                request=request,
-                response=response,
-                cached=cached,
-                cost=cost,
-                status=status,
-                error=error,
-                started=started,
-                finished=time.time(),
-            )
-
     def _fail(self, item: ItemRecord, error: str) -> bool:
         item.state = "failed"
         item.error = error
@@ -760,7 +625,7 @@ class RunDriver:
     def _load_tally(self) -> None:
         counts = self.ledger.counts(self.run.run_id)
         usage = self.ledger.usage(self.run.run_id)
-        self._tally = _Tally(
+        loaded = Tally(
             passed=counts["passed"],
             stored=counts["stored"],
             rejected=counts["rejected"],
@@ -771,6 +636,9 @@ class RunDriver:
             completion_tokens=int(usage["completion_tokens"]),
             token_cost=float(usage["token_cost"]),
         )
+        # In place: the model calls hold this tally.
+        for name, value in dataclasses.asdict(loaded).items():
+            setattr(self._tally, name, value)
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -800,31 +668,6 @@ class RunDriver:
         while True:
             self.observer(self.progress())
             await asyncio.sleep(_PROGRESS_INTERVAL_S)
-
-
-def _parse_structured(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as err:
-        return None, f"invalid JSON: {err}; answer began {text[:80]!r}"
-    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    if error is not None:
-        path = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return None, f"answer does not match the schema at {path}: {error.message}"
-    return value, None
-
-
-_VALIDATORS: dict[bytes, jsonschema.protocols.Validator] = {}
-
-
-def _validator(schema_key: bytes) -> jsonschema.protocols.Validator:
-    # A per-process memo of compiled validators: building one costs far more than using it.
-    validator = _VALIDATORS.get(schema_key)
-    if validator is None:
-        validator = jsonschema.Draft202012Validator(orjson.loads(schema_key))
-        _VALIDATORS[schema_key] = validator
-    return validator
 
 
 __all__ = ["RunDriver"]

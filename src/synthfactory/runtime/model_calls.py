@@ -1,0 +1,226 @@
+"""One model step of one item: render, answer from the cache or the endpoint, parse, record.
+
+Every attempt is recorded in the ledger and the audit log; every answer goes into the
+cache before anything that depends on it is stored. What a failure means for the item is
+the caller's decision: :meth:`ModelCalls.run` returns the value or the error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import orjson
+
+from synthfactory.cache import ResponseCache
+from synthfactory.errors import CacheMissError, ModelRequestError, TransientModelError
+from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger
+from synthfactory.models.client import ChatRequest, ChatResponse
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.recipe.render import render_request
+from synthfactory.recipe.steps import ModelStep
+from synthfactory.runtime.audit import AuditRecorder
+from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.tally import Tally
+
+#: 4xx answers that mean "this endpoint will refuse everything", not "this item is bad".
+FATAL_STATUSES = frozenset({401, 403, 404})
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """The parsed value of a model step, or why it has none; and what it cost."""
+
+    value: Any = None
+    error: str | None = None
+    cost: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the step produced a value."""
+        return self.error is None
+
+
+class ModelCalls:
+    """Runs model steps for the driver (items and canaries alike)."""
+
+    def __init__(
+        self,
+        *,
+        endpoints: Mapping[str, EndpointConfig],
+        cache: ResponseCache,
+        executor: Executor,
+        ledger: Ledger,
+        tally: Tally,
+        replay: bool,
+        audit: AuditRecorder | None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.cache = cache
+        self.executor = executor
+        self.ledger = ledger
+        self.tally = tally
+        self.replay = replay
+        self.audit = audit
+
+    async def run(self, item: ItemRecord, step: ModelStep) -> CallOutcome:
+        """Up to ``step.max_attempts`` attempts, each with its own seed; the first valid
+        answer wins. Fatal endpoint errors (401/403/404) and replay cache misses raise."""
+        endpoint = self.endpoints[step.role]
+        assert endpoint.model is not None
+        last_error = ""
+        spent = 0.0
+        for attempt in range(step.max_attempts):
+            try:
+                request = render_request(
+                    step, item.payload, model=endpoint.model, item_seed=item.seed, attempt=attempt
+                )
+            except ValueError as err:
+                return CallOutcome(error=f"step {step.name!r}: {err}", cost=spent)
+            key = request.key()
+            started = time.time()
+            item.attempts += 1
+            response = self.cache.get(key)
+            cached = response is not None
+            if response is None:
+                if self.replay:
+                    raise CacheMissError(
+                        f"--replay: item {item.item_id}, step {step.name!r}, attempt {attempt}: "
+                        "the request is not in this workspace's cache, so this run cannot be "
+                        "replayed without calling the endpoint"
+                    )
+                try:
+                    response = await self.executor.call_model(step.role, request)
+                except (ModelRequestError, TransientModelError) as err:
+                    if err.fields.get("status") in FATAL_STATUSES:
+                        raise
+                    # A bad request (4xx) or an endpoint that kept failing after every retry:
+                    # this item fails, with the error kept; the run goes on.
+                    self._record(
+                        item,
+                        step,
+                        attempt,
+                        request,
+                        None,
+                        status="error",
+                        error=str(err),
+                        started=started,
+                    )
+                    return CallOutcome(error=f"step {step.name!r}: {err}", cost=spent)
+                self.cache.put(key, response)
+                self.tally.model_calls += 1
+            else:
+                self.tally.cache_hits += 1
+            cost = (
+                0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
+            )
+            spent += cost
+            if not cached:
+                self.tally.prompt_tokens += response.prompt_tokens
+                self.tally.completion_tokens += response.completion_tokens
+                self.tally.token_cost += cost
+            value: Any = response.content
+            error = None
+            if step.schema is not None:
+                value, error = parse_structured(response.content, step.schema)
+            status = "ok" if error is None else "invalid"
+            self._record(
+                item,
+                step,
+                attempt,
+                request,
+                response,
+                status=status,
+                error=error,
+                started=started,
+                cached=cached,
+                cost=cost,
+            )
+            if error is None:
+                return CallOutcome(value=value, cost=spent)
+            last_error = error
+        return CallOutcome(
+            error=f"step {step.name!r}: no valid output in {step.max_attempts} attempts: "
+            f"{last_error}",
+            cost=spent,
+        )
+
+    def _record(
+        self,
+        item: ItemRecord,
+        step: ModelStep,
+        attempt: int,
+        request: ChatRequest,
+        response: ChatResponse | None,
+        *,
+        status: str,
+        error: str | None,
+        started: float,
+        cached: bool = False,
+        cost: float = 0.0,
+    ) -> None:
+        counted = response is not None and not cached
+        self.ledger.add_attempt(
+            AttemptRecord(
+                item_id=item.item_id,
+                step=step.name,
+                attempt=attempt,
+                status=status,
+                started_at=started,
+                finished_at=time.time(),
+                error=error,
+                role=step.role,
+                model=response.model if response is not None else None,
+                request_key=request.key(),
+                cached=cached,
+                prompt_tokens=response.prompt_tokens if counted and response else 0,
+                completion_tokens=response.completion_tokens if counted and response else 0,
+                cost=cost,
+            )
+        )
+        if self.audit is not None:
+            self.audit.model_attempt(
+                item,
+                step,
+                attempt,
+                request=request,
+                response=response,
+                cached=cached,
+                cost=cost,
+                status=status,
+                error=error,
+                started=started,
+                finished=time.time(),
+            )
+
+
+def parse_structured(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The JSON value of ``text`` if it matches ``schema``; else ``(None, why)``."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        return None, f"invalid JSON: {err}; answer began {text[:80]!r}"
+    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"answer does not match the schema at {path}: {error.message}"
+    return value, None
+
+
+_VALIDATORS: dict[bytes, jsonschema.protocols.Validator] = {}
+
+
+def _validator(schema_key: bytes) -> jsonschema.protocols.Validator:
+    # A per-process memo of compiled validators: building one costs far more than using it.
+    validator = _VALIDATORS.get(schema_key)
+    if validator is None:
+        validator = jsonschema.Draft202012Validator(orjson.loads(schema_key))
+        _VALIDATORS[schema_key] = validator
+    return validator
+
+
+__all__ = ["FATAL_STATUSES", "CallOutcome", "ModelCalls", "parse_structured"]
