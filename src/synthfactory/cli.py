@@ -260,11 +260,43 @@ def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
             counts = [str(s[k]) for k in ("ran", "passed", "failed", "skipped")]
             tiers.add_row(tier, *counts, rate, f"{s['cpu_s']:.2f}", f"${s['cost']:.4f}")
         out.print(tiers)
+    _print_quality(out, summary.verifier_quality)
     _print_diversity(out, summary.diversity)
     if summary.message:
         out.print(summary.message, highlight=False)
     if summary.status != "finished":
         out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
+
+
+def _print_quality(out: Console, quality: dict[str, Any]) -> None:
+    """How well each tier is known to judge, from its canaries."""
+    if not quality:
+        return
+    table = Table(title="verifier quality (canaries)")
+    for column in ("tier", "catches known-bad", "95% CI", "false rejects", "floor", ""):
+        table.add_column(column)
+    for tier, q in quality.items():
+        caught, wrong = q["catch_rate"], q["false_reject_rate"]
+        rate = (
+            "-" if caught["rate"] is None else f"{caught['rate']:.0%} ({caught['k']}/{caught['n']})"
+        )
+        interval = "-" if not caught["n"] else f"{caught['low']:.0%}-{caught['high']:.0%}"
+        rejects = (
+            "-" if wrong["rate"] is None else f"{wrong['rate']:.0%} ({wrong['k']}/{wrong['n']})"
+        )
+        floor = "-" if q["floor"] is None else f"{q['floor']:.0%}"
+        flag = "BELOW FLOOR" if q["below_floor"] else ""
+        table.add_row(tier, rate, interval, rejects, floor, flag)
+    out.print(table)
+    for tier, q in quality.items():
+        if q["below_floor"]:
+            out.print(
+                f"warning: tier {tier!r} catches {q['catch_rate']['k']} of "
+                f"{q['catch_rate']['n']} known-bad canaries (floor {q['floor']:.0%}): its "
+                "passes say little about quality",
+                highlight=False,
+                markup=False,
+            )
 
 
 def _print_diversity(out: Console, report: dict[str, Any], rows: int = 20) -> None:
@@ -356,6 +388,13 @@ def run(
             "Only for code you trust."
         ),
     ] = False,
+    strict_verifiers: Annotated[
+        bool,
+        typer.Option(
+            help="Stop the run when a verifier tier's canary catch rate falls below its floor "
+            "(a tier that cannot tell bad from good examples)."
+        ),
+    ] = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     ray_config: RayConfigOpt = None,
@@ -380,7 +419,12 @@ def run(
         )
         try:
             config = RunConfig(
-                target=target, seed=seed, max_items=max_items, replay=replay, dataset=dataset
+                target=target,
+                seed=seed,
+                max_items=max_items,
+                replay=replay,
+                dataset=dataset,
+                strict_verifiers=strict_verifiers,
             )
         except ValueError as err:
             raise ConfigError(str(err)) from None

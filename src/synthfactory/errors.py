@@ -23,7 +23,9 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
     ├── InvalidOutputError (Retryable)      the model answered, but not with valid JSON/schema
     ├── StepError                            a user step raised; recorded on the item
     ├── PoolBrokenError (Fatal)              the verification pool keeps dying; stop the run
-    └── BudgetExceededError (Fatal)          max items or cost budget reached
+    ├── BudgetExceededError (Fatal)          max items or cost budget reached
+    └── VerifierBelowFloorError (Fatal)      --strict-verifiers and a tier's canary catch
+                                             rate is below its floor
 
 Packages with a backend of their own draw their branch beside it and root it here:
 ``synthfactory.local.errors`` (``LocalModelError``: weights, checksum, cache full, server),
@@ -149,6 +151,10 @@ class BudgetExceededError(SynthFactoryError, Fatal):
     """The run reached its item or cost budget before its target."""
 
 
+class VerifierBelowFloorError(SynthFactoryError, Fatal):
+    """With ``strict_verifiers``: a verifier tier catches too few known-bad canaries."""
+
+
 __all__ = [
     "BudgetExceededError",
     "CacheMissError",
@@ -169,5 +175,6 @@ __all__ = [
     "SynthFactoryError",
     "TransientModelError",
     "UserInputError",
+    "VerifierBelowFloorError",
     "WorkspaceError",
 ]

@@ -25,6 +25,7 @@ import orjson
 
 from synthfactory.cache import connect
 from synthfactory.errors import NotFoundError, WorkspaceError
+from synthfactory.verify.canaries import CanaryCheck
 
 SCHEMA_VERSION = 1
 ITEM_STATES = ("active", "passed", "stored", "rejected", "failed")
@@ -79,6 +80,20 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished_at REAL NOT NULL,
     PRIMARY KEY (item_id, step, attempt)
 );
+CREATE TABLE IF NOT EXISTS canary_checks (
+    canary_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    bad INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    label TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS canary_checks_by_run ON canary_checks (run_id);
 CREATE TABLE IF NOT EXISTS commits (
     run_id TEXT NOT NULL,
     dataset TEXT NOT NULL,
@@ -290,6 +305,50 @@ class Ledger:
             "INSERT INTO commits VALUES (?,?,?,?,?)", (run_id, dataset, version, len(ids), now)
         )
 
+    # -- canaries -----------------------------------------------------------------------
+
+    def add_canary_check(self, check: CanaryCheck) -> None:
+        """Record one canary verdict (idempotent by canary id)."""
+        self._queue(
+            "INSERT OR REPLACE INTO canary_checks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                check.canary_id,
+                check.run_id,
+                check.item_id,
+                check.step,
+                check.tier,
+                int(check.bad),
+                check.source,
+                check.label,
+                check.status,
+                check.reason,
+                time.time(),
+            ),
+        )
+
+    def canary_checks(self, run_id: str) -> list[CanaryCheck]:
+        """Every canary verdict of a run, oldest first."""
+        rows = self._conn.execute(
+            "SELECT canary_id, run_id, item_id, step, tier, bad, source, label, status, reason"
+            " FROM canary_checks WHERE run_id=? ORDER BY at",
+            (run_id,),
+        ).fetchall()
+        return [
+            CanaryCheck(
+                canary_id=r[0],
+                run_id=r[1],
+                item_id=r[2],
+                step=r[3],
+                tier=r[4],
+                bad=bool(r[5]),
+                source=r[6],
+                label=r[7],
+                status=r[8],
+                reason=r[9],
+            )
+            for r in rows
+        ]
+
     # -- reads -------------------------------------------------------------------------
 
     def run(self, run_id: str) -> RunRecord:
@@ -371,13 +430,15 @@ class Ledger:
         return 0 if row[0] is None else int(row[0]) + 1
 
     def usage(self, run_id: str) -> dict[str, float]:
-        """Token, cost, request and cache totals of a run's model calls."""
+        """Token, cost, request and cache totals of a run's model calls (its items' and its
+        canaries': measuring a verifier costs what it costs)."""
         row = self._conn.execute(
             "SELECT COALESCE(SUM(a.prompt_tokens),0), COALESCE(SUM(a.completion_tokens),0),"
             " COALESCE(SUM(a.cost),0), COALESCE(SUM(a.role IS NOT NULL AND a.cached=0),0),"
             " COALESCE(SUM(a.cached),0)"
-            " FROM attempts a JOIN items i ON a.item_id = i.item_id WHERE i.run_id=?",
-            (run_id,),
+            " FROM attempts a WHERE a.item_id IN (SELECT item_id FROM items WHERE run_id=?"
+            " UNION ALL SELECT canary_id FROM canary_checks WHERE run_id=?)",
+            (run_id, run_id),
         ).fetchone()
         return {
             "prompt_tokens": row[0],

@@ -30,6 +30,7 @@ from synthfactory.recipe.steps import (
 )
 from synthfactory.recipe.templates import compile_template
 from synthfactory.seeds import derive_seed
+from synthfactory.verify.canaries import Canaries
 from synthfactory.verify.policy import VerificationPolicy
 from synthfactory.verify.steps import JUDGE_SCHEMA, JudgeStep, SandboxStep, VerifyFn, VerifyStep
 
@@ -90,6 +91,7 @@ class Recipe:
     description: str = ""
     policy: VerificationPolicy = field(default_factory=VerificationPolicy)
     coverage: Coverage | None = None
+    canaries: Canaries | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -147,7 +149,7 @@ class Recipe:
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description of the whole definition."""
-        return {
+        described: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "samplers": {k: describe_sampler(v) for k, v in self.samplers.items()},
@@ -162,6 +164,10 @@ class Recipe:
                 else None,
             },
         }
+        if self.canaries is not None:
+            # Only when set, so the digest of a recipe without canaries did not change.
+            described["canaries"] = self.canaries.describe()
+        return described
 
     def digest(self) -> str:
         """sha256 of the canonical description: changes whenever the definition does."""
@@ -226,6 +232,22 @@ def _validate(recipe: Recipe) -> None:
         if not callable(sampler):
             raise RecipeError(f"{where}: sampler {key!r} is not callable")
     _check_coverage(where, recipe)
+    _check_canaries(where, recipe)
+
+
+def _check_canaries(where: str, recipe: Recipe) -> None:
+    if recipe.canaries is None:
+        return
+    tiers = {s.tier for s in recipe.steps if isinstance(s, VerifyStep | SandboxStep | JudgeStep)}
+    named = {*recipe.canaries.floors, *(recipe.canaries.tiers or ())}
+    for canary in recipe.canaries.items:
+        named.update(canary.tiers or ())
+    unknown = sorted(named - tiers)
+    if unknown:
+        raise RecipeError(
+            f"{where}: canaries name tier(s) {unknown} that no verifier step has; "
+            f"the recipe's tiers: {sorted(tiers)}"
+        )
 
 
 def _check_coverage(where: str, recipe: Recipe) -> None:

@@ -289,6 +289,36 @@ class AuditRecorder:
             output_digest=_later(item.payload),
         )
 
+    def canary(
+        self,
+        probe: ItemRecord,
+        step: str,
+        *,
+        parent: str,
+        tier: str,
+        bad: bool,
+        source: str,
+        label: str,
+        status: str,
+        reason: str,
+        started: float,
+        finished: float,
+    ) -> None:
+        """One canary verdict: the known-bad or known-good payload a tier was measured on,
+        filed under the canary's own id with the item whose stream it joined as parent."""
+        self._record(
+            probe,
+            f"canary:{step}",
+            0,
+            started_at=started,
+            finished_at=finished,
+            status=status,
+            parents=(parent,),
+            verdicts=(VerdictEntry(step, status, tier, reason[:500]),),
+            output_digest=_later(probe.payload),
+            extra={"canary": "bad" if bad else "good", "source": source, "label": label[:200]},
+        )
+
     def decision(
         self,
         item: ItemRecord,

@@ -25,6 +25,10 @@ class RunConfig(BaseModel):
     replay: bool = False
     dataset: str | None = None
     max_infra_retries: int = Field(default=3, ge=0)
+    strict_verifiers: bool = Field(
+        default=False,
+        description="stop the run when a tier's canary catch rate is below its floor",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

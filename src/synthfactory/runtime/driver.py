@@ -26,6 +26,7 @@ from synthfactory.errors import (
     NotFoundError,
     RecipeError,
     SynthFactoryError,
+    VerifierBelowFloorError,
 )
 from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
@@ -41,6 +42,7 @@ from synthfactory.recipe.model import (
     derive_seed,
 )
 from synthfactory.runtime.audit import AuditRecorder
+from synthfactory.runtime.canary_runner import CanaryRunner
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.dedup_gate import (
     DedupGate,
@@ -122,6 +124,10 @@ class RunDriver:
             Steering(recipe.coverage, recipe.targets) if recipe.coverage is not None else None
         )
         self._gates: dict[str, DedupGate] = {}
+        self._canaries = (
+            CanaryRunner(recipe.canaries, ledger, run.run_id) if recipe.canaries else None
+        )
+        self._flagged: set[str] = set()
         self._closing: list[Any] = []
         # Why admission stopped early (a run that keeps repeating itself), if it did.
         self._dry: str | None = None
@@ -190,6 +196,9 @@ class RunDriver:
         if self._steering is not None:
             made = self.ledger.items(self.run.run_id, ["passed", "stored"])
             self._steering.restore([i.payload for i in made], [i.payload for i in active])
+        if self._canaries is not None:
+            made = self.ledger.items(self.run.run_id, ["passed", "stored"])
+            self._canaries.restore([i.payload for i in made])
         for item in active:
             self._spawn(item)
         helpers = [asyncio.create_task(self._flush_loop())]
@@ -291,10 +300,12 @@ class RunDriver:
                 ok = await self._cpu_step(item, step.name)
             elif self._skip(item, step):
                 ok = True
-            elif isinstance(step, JudgeStep):
-                ok = await self._judge_step(item, step)
             else:
-                ok = await self._cpu_step(item, step.name)
+                if isinstance(step, JudgeStep):
+                    ok = await self._judge_step(item, step)
+                else:
+                    ok = await self._cpu_step(item, step.name)
+                await self._canary(item, step)
             if not ok:
                 return self._turned_down(item)
             item.next_step += 1
@@ -303,6 +314,8 @@ class RunDriver:
             return self._turned_down(item)
         item.state = "passed"
         self.ledger.save_item(item)
+        if self._canaries is not None:
+            self._canaries.learn(item.payload)
         if self.audit is not None:
             self.audit.decision(item, accepted=True, finished=time.time(), row=self._row(item))
         self._tally.passed += 1
@@ -449,6 +462,72 @@ class RunDriver:
             return self._fail(item, outcome.error)
         # A judge costs model time, priced by its endpoint; no CPU of ours worth counting.
         return self._apply_verdict(item, step.name, step.verdict(outcome.value), cost=outcome.cost)
+
+    async def _canary(self, item: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep) -> None:
+        """Maybe run a canary through ``step``, exactly as an item goes, and keep score."""
+        if self._canaries is None:
+            return
+        pick = self._canaries.pick(item.item_id, item.seed, step.name, step.tier)
+        if pick is None:
+            return
+        probe = ItemRecord(
+            item_id=pick.canary_id,
+            run_id=self.run.run_id,
+            index=-1,
+            seed=pick.seed,
+            state="canary",
+            next_step=0,
+            payload=pick.payload,
+        )
+        started = time.time()
+        status, reason = await self._canary_verdict(probe, step)
+        self._canaries.record(
+            pick, item.item_id, step.name, step.tier, status=status, reason=reason
+        )
+        if self.audit is not None:
+            self.audit.canary(
+                probe,
+                step.name,
+                parent=item.item_id,
+                tier=step.tier,
+                bad=pick.bad,
+                source=pick.source,
+                label=pick.label,
+                status=status,
+                reason=reason,
+                started=started,
+                finished=time.time(),
+            )
+        low = self._canaries.below_floor(step.tier)
+        if low is None:
+            return
+        if step.tier not in self._flagged:
+            self._flagged.add(step.tier)
+            log.warning("%s", low.message())
+        if self.config.strict_verifiers:
+            raise VerifierBelowFloorError(
+                f"{low.message()}; stopped by --strict-verifiers (fix or replace the tier, "
+                "or lower its floor in the recipe's canaries)"
+            )
+
+    async def _canary_verdict(
+        self, probe: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep
+    ) -> tuple[str, str]:
+        if isinstance(step, JudgeStep):
+            called = await self._calls.run(probe, step.request_step())
+            if not called.ok:
+                return "error", called.error or ""
+            verdict = step.verdict(called.value)
+            return verdict.status, verdict.reason
+        for _ in range(self.config.max_infra_retries + 1):
+            outcome = await self.executor.run_step(step.name, probe.payload)
+            if outcome.infra_error is not None:
+                continue
+            if outcome.error is not None:
+                return "error", outcome.error
+            if outcome.verdict is not None and outcome.verdict.status != "infra_error":
+                return outcome.verdict.status, outcome.verdict.reason
+        return "infra_error", "infrastructure error after retries"
 
     def _apply_verdict(
         self,

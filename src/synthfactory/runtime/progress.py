@@ -76,6 +76,7 @@ class RunSummary:
     dataset_version: int | None
     tiers: dict[str, dict[str, Any]] = field(default_factory=dict)
     diversity: dict[str, Any] = field(default_factory=dict)
+    verifier_quality: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

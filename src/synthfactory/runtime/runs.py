@@ -232,6 +232,12 @@ async def run_recipe(
                 "audit": audit_manifest(ws) if audit else None,
                 "diversity": diversity_plan(loaded),
                 "executor": _describe_executor(executor),
+                "canaries": None
+                if loaded.canaries is None
+                else {
+                    "floors": dict(loaded.canaries.floors),
+                    "min_count": loaded.canaries.min_count,
+                },
             },
             status="created",
             message="",

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
+from synthfactory.verify.canaries import Canaries, tier_quality
 from synthfactory.verify.tiers import tier_stats
 from synthfactory.workspace import Workspace
 
 if TYPE_CHECKING:
     from synthfactory.dedup.embedders import Embedder
+
+
+def verifier_quality(
+    ledger: Ledger, run_id: str, plan: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """Per tier, what the run's canaries measured: catch rate on known-bad canaries,
+    false-reject rate on known-good ones (Wilson 95% bounds), and the floor verdict."""
+    checks = ledger.canary_checks(run_id)
+    if not checks:
+        return {}
+    plan = plan or {}
+    floors = Canaries(
+        floors=dict(plan.get("floors") or {}), min_count=int(plan.get("min_count") or 10)
+    )
+    return {tier: q.to_dict() for tier, q in tier_quality(checks, floors).items()}
 
 
 def run_summary(
@@ -51,7 +68,8 @@ def run_summary(
         dataset_version=commits[-1][1] if commits else None,
         tiers=tier_stats(ledger.verdicts(run_id)),
         diversity=diversity_report(ledger, run_id, run.config.get("diversity"), embedder),
+        verifier_quality=verifier_quality(ledger, run_id, run.config.get("canaries")),
     )
 
 
-__all__ = ["run_summary"]
+__all__ = ["run_summary", "verifier_quality"]
