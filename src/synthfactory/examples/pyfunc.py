@@ -1,58 +1,59 @@
-"""``pyfunc``: the main job. Small Python functions with tests, verified by running them.
+"""``pyfunc``: the main job. Small Python functions with tests, verified against the task.
 
-Each item samples a task from a small taxonomy, asks the ``generator`` role for a function
-and its tests as structured JSON, checks cheaply that both compile and that the tests call
-the function (tier 1), then runs solution and tests together in the hardened sandbox
-(tier 2); finally the ``judge`` role reads task and code together (tier 3), since tests
-written by the same model can agree with a wrong solution.
+Each item draws a task from a bank of MBPP-style tasks (``pyfunc_tasks.jsonl``: a
+description, the function's name and two or three input/output examples as asserts) and
+asks the ``generator`` role for the function and its tests as structured JSON. Then:
+
+1. ``new_task`` (dedup, before any model call): one example per task in a dataset, so ten
+   examples are ten different things and no call is spent on a repeat.
+2. ``compiles`` (tier ``cheap``): solution and tests compile, the solution defines the
+   function the task names, the tests assert on calls to it. Nothing runs.
+3. ``examples_pass`` (tier ``grounded``): the solution runs in the sandbox against the
+   task's own examples. Ground truth comes from the task, not from the model, so a
+   misread task ("running sum" answered with the total) is caught even when the model's
+   tests agree with its misreading.
+4. ``tests_pass`` (tier ``sandbox``): the model's tests pass against its solution in the
+   sandbox (a wrong test is a defect of the example too).
+
+Canaries measure tiers 2 and 3 while the run works (the known misreadings, correct
+solutions, and mutants of accepted solutions); ``status`` shows each tier's catch rate.
+There is no LLM judge: measured with canaries on the embedded 0.5B model, a judge passed
+every known-bad example it was shown (see ``bench/README.md``); pass ``--endpoint`` and
+a recipe of your own with a ``JudgeStep`` on a stronger model to add one.
 """
 
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from typing import Any
 
-from synthfactory.recipe.model import (
-    Dataset,
-    JudgeStep,
-    ModelStep,
-    Recipe,
-    SandboxStep,
-    VerificationPolicy,
-    VerifyStep,
-)
-from synthfactory.recipe.samplers import choice
-from synthfactory.verdict import Verdict
+import orjson
 
-#: (category, task) pairs: small enough for a 0.5B model, varied enough to be useful.
-TAXONOMY = (
-    ("strings", "reverse a string"),
-    ("strings", "count the vowels in a string"),
-    ("strings", "check whether a string is a palindrome, ignoring case"),
-    ("strings", "capitalize the first letter of every word in a sentence"),
-    ("strings", "check whether two strings are anagrams of each other"),
-    ("strings", "count how many words a sentence has"),
-    ("numbers", "check whether a number is prime"),
-    ("numbers", "return the sum of the digits of a non-negative integer"),
-    ("numbers", "return the factorial of a non-negative integer"),
-    ("numbers", "return the n-th Fibonacci number, with fib(0) = 0 and fib(1) = 1"),
-    ("numbers", "return the greatest common divisor of two positive integers"),
-    ("numbers", "convert a temperature from Celsius to Fahrenheit"),
-    ("numbers", "convert a binary string such as '101' to an integer"),
-    ("lists", "return the largest number in a non-empty list"),
-    ("lists", "remove duplicates from a list, keeping the first occurrence order"),
-    ("lists", "return the running sum of a list of numbers"),
-    ("lists", "merge two sorted lists into one sorted list"),
-    ("lists", "flatten a list of lists by one level"),
-    ("lists", "return the second largest distinct number in a list"),
-    ("lists", "count how often each element occurs, as a dict"),
-)
+from synthfactory.recipe.model import Dataset, DedupStep, ModelStep, Recipe, VerifyStep
+from synthfactory.recipe.samplers import choice
+from synthfactory.recipe.seed_data import rows
+from synthfactory.verdict import Verdict
+from synthfactory.verify.canaries import Canaries, Canary
+from synthfactory.verify.grounded import task_examples_step
+from synthfactory.verify.mutants import MutateCode, SwapAnswer
+from synthfactory.verify.policy import VerificationPolicy
+from synthfactory.verify.steps import SandboxStep
+
+HERE = Path(__file__).resolve().parent
+#: The task bank: one JSON object per line (id, category, task, function, examples).
+TASKS_PATH = HERE / "pyfunc_tasks.jsonl"
+
+
+def load_tasks(path: Path = TASKS_PATH) -> list[dict[str, Any]]:
+    """The task bank's records, in file order."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
 
 CODE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "function_name": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
-        "task": {"type": "string", "minLength": 10},
         "solution": {"type": "string", "pattern": "^def ", "minLength": 10},
         # One assert per entry: constrained decoding then writes real assert statements.
         "tests": {
@@ -62,18 +63,18 @@ CODE_SCHEMA: dict[str, Any] = {
             "maxItems": 5,
         },
     },
-    "required": ["function_name", "task", "solution", "tests"],
+    "required": ["function_name", "solution", "tests"],
     "additionalProperties": False,
 }
 
 
 def check_code(item: dict[str, Any]) -> Verdict:
-    """Tier 1: both parts compile, the solution defines the function, the tests assert on it.
-
-    Nothing runs here: ``compile`` and ``ast`` only read the code.
-    """
+    """Tier 1: both parts compile, the solution defines the function the task names, the
+    tests assert on calls to it. Nothing runs here: ``compile`` and ``ast`` only read."""
     answer = item["code"]
-    name = answer["function_name"]
+    name = item["task"]["function"]
+    if answer["function_name"] != name:
+        return Verdict.reject(f"the answer names {answer['function_name']}(), not {name}()")
     parts = {"solution": answer["solution"], "tests": "\n".join(answer["tests"])}
     for part, source in parts.items():
         try:
@@ -99,53 +100,132 @@ def check_code(item: dict[str, Any]) -> Verdict:
     return Verdict.ok()
 
 
-recipe = Recipe(
-    name="pyfunc",
-    version="1",
-    description="Small Python functions with tests; kept only if the tests pass in the sandbox.",
-    samplers={
-        "task": choice([task for _, task in TAXONOMY]),
-        "style": choice(["plain loops", "built-in functions", "clear variable names"]),
-    },
-    steps=(
-        ModelStep(
-            name="write",
-            role="generator",
-            system=(
-                "You are an expert Python programmer. You write small, correct functions "
-                "using only the standard library, and tests as plain assert statements. "
-                "Answer in JSON."
+def _task(tasks: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    return next(t for t in tasks if t["task"] == description)
+
+
+def _canary(task: dict[str, Any], solution: str, tests: list[str]) -> dict[str, Any]:
+    code = {"function_name": task["function"], "solution": solution, "tests": tests}
+    return {"task": task, "style": "plain loops", "code": code}
+
+
+def declared_canaries(tasks: list[dict[str, Any]]) -> tuple[Canary, ...]:
+    """The misreadings the embedded model was seen to make, with the model's own (wrong)
+    tests, and correct answers to the same tasks: each tier's known-bad and known-good."""
+    running = _task(tasks, "return the running sum of a list of numbers")
+    dedup = _task(tasks, "remove duplicates from a list, keeping the first occurrence order")
+    second = _task(tasks, "return the second largest distinct number in a list")
+    rs, dd, sl = running["function"], dedup["function"], second["function"]
+    return (
+        Canary(
+            _canary(
+                running,
+                f"def {rs}(numbers):\n    return sum(numbers)\n",
+                [f"assert {rs}([1, 2, 3]) == 6", f"assert {rs}([]) == 0"],
             ),
-            prompt=(
-                "Write a Python function that does this: {{ task }}. Prefer {{ style }}.\n"
-                "Give: function_name (snake_case); task (one sentence); solution (the "
-                "complete function definition, nothing else); tests (a list of 3 to 5 "
-                "assert statements, each calling the function on a concrete input and "
-                "comparing with the exact expected output)."
+            bad=True,
+            label="running sum answered with the total",
+        ),
+        Canary(
+            _canary(
+                dedup,
+                f"def {dd}(lst):\n    return list(set(lst))\n",
+                [f"assert {dd}([1, 1, 2]) == [1, 2]", f"assert {dd}([]) == []"],
             ),
-            schema=CODE_SCHEMA,
-            output="code",
-            params={"temperature": 0.4, "max_tokens": 400},
+            bad=True,
+            label="order-keeping dedup answered with set()",
         ),
-        VerifyStep(name="compiles", fn=check_code, tier="cheap"),
-        SandboxStep(
-            name="tests_pass",
-            code="{{ code.solution }}\n\n{{ code.tests | join('\\n') }}\n",
-            timeout_s=5.0,
-        ),
-        # Tests written by the same model can agree with a wrong solution; the judge reads
-        # the task and the code together.
-        JudgeStep(
-            name="solves_task",
-            rubric=(
-                "Task: {{ task }}\n\nSolution:\n{{ code.solution }}\n\nTests:\n"
-                "{{ code.tests | join('\\n') }}\n\nDoes the solution do exactly what the "
-                "task asks, for all inputs, and do the tests check it? Score 10 if fully "
-                "correct, 1 if it does something else."
+        Canary(
+            _canary(
+                second,
+                f"def {sl}(numbers):\n    return sorted(numbers)[-2]\n",
+                [f"assert {sl}([1, 2, 3]) == 2", f"assert {sl}([5, 9]) == 5"],
             ),
-            threshold=5,
+            bad=True,
+            label="second largest, not distinct",
         ),
-    ),
-    policy=VerificationPolicy(sample_rate=1.0),
-    dataset=Dataset(name="pyfunc", fields=("task", "style", "code")),
-)
+        Canary(
+            _canary(
+                running,
+                f"def {rs}(numbers):\n    out, total = [], 0\n    for n in numbers:\n"
+                "        total += n\n        out.append(total)\n    return out\n",
+                [f"assert {rs}([1, 2, 3]) == [1, 3, 6]", f"assert {rs}([]) == []"],
+            ),
+            bad=False,
+            label="running sum, correct",
+        ),
+        Canary(
+            _canary(
+                dedup,
+                f"def {dd}(lst):\n    seen, out = set(), []\n    for x in lst:\n"
+                "        if x not in seen:\n            seen.add(x)\n            out.append(x)\n"
+                "    return out\n",
+                [f"assert {dd}([3, 1, 3, 2, 1]) == [3, 1, 2]", f"assert {dd}([]) == []"],
+            ),
+            bad=False,
+            label="order-keeping dedup, correct",
+        ),
+    )
+
+
+def build_recipe(tasks_path: Path = TASKS_PATH) -> Recipe:
+    """The main job over the task bank at ``tasks_path``."""
+    tasks = load_tasks(tasks_path)
+    return Recipe(
+        name="pyfunc",
+        version="2",
+        description=(
+            "Small Python functions with tests, checked against each task's own examples "
+            "and their own tests in the sandbox; one example per task."
+        ),
+        samplers={
+            "task": rows(tasks_path),
+            "style": choice(["plain loops", "built-in functions", "clear variable names"]),
+        },
+        steps=(
+            DedupStep(name="new_task", field="task.id", method="exact", patience=50),
+            ModelStep(
+                name="write",
+                role="generator",
+                system=(
+                    "You are an expert Python programmer. You write small, correct functions "
+                    "using only the standard library, and tests as plain assert statements. "
+                    "Answer in JSON."
+                ),
+                prompt=(
+                    "Write a Python function named {{ task.function }} that does this: "
+                    "{{ task.task }}.\nIt must pass these examples exactly:\n"
+                    "{{ task.examples | join('\\n') }}\nPrefer {{ style }}.\n"
+                    "Give: function_name ({{ task.function }}); solution (the complete "
+                    "function definition, nothing else); tests (3 to 5 assert statements, "
+                    "each calling {{ task.function }} on a new concrete input and comparing "
+                    "with the exact expected output)."
+                ),
+                schema=CODE_SCHEMA,
+                output="code",
+                params={"temperature": 0.4, "max_tokens": 400},
+            ),
+            VerifyStep(name="compiles", fn=check_code, tier="cheap"),
+            task_examples_step("examples_pass", code="code.solution", examples="task.examples"),
+            SandboxStep(
+                name="tests_pass",
+                code="{{ code.solution }}\n\n{{ code.tests | join('\\n') }}\n",
+                timeout_s=5.0,
+            ),
+        ),
+        policy=VerificationPolicy(sample_rate=1.0),
+        canaries=Canaries(
+            items=declared_canaries(tasks),
+            mutators=(
+                MutateCode("code.solution"),
+                SwapAnswer(field="code.solution", name="task.function", task="task.id"),
+            ),
+            rate=0.5,
+            floors={"grounded": 0.5, "sandbox": 0.5},
+            min_count=10,
+        ),
+        dataset=Dataset(name="pyfunc", fields=("task", "style", "code")),
+    )
+
+
+recipe = build_recipe()

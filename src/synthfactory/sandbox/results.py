@@ -110,7 +110,12 @@ class SandboxResult:
         details = self.to_dict()
         details.pop("verdict")
         details.pop("reason")
-        return Verdict(self.verdict, self.reason, "sandbox", details)
+        reason = self.reason
+        last = next((line for line in reversed(self.stderr.splitlines()) if line.strip()), "")
+        if self.verdict == "fail" and last:
+            # The last line of stderr says why (the exception, or a SystemExit message).
+            reason = f"{reason}: {last.strip()[:400]}"
+        return Verdict(self.verdict, reason, "sandbox", details)
 
 
 def infra_error(job_id: str, reason: str, *, isolation: tuple[str, ...] = ()) -> SandboxResult:
