@@ -43,6 +43,7 @@ from synthfactory.recipe.model import (
 )
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.canary_runner import CanaryRunner
+from synthfactory.runtime.committer import Committer
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.dedup_gate import (
     DedupGate,
@@ -59,6 +60,7 @@ from synthfactory.runtime.summary import run_summary
 from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
+from synthfactory.verify.canaries import TierQuality
 from synthfactory.verify.tiers import is_escalated, skipped_entry, verdict_entry
 from synthfactory.workspace import Workspace
 
@@ -103,12 +105,18 @@ class RunDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._fatal: BaseException | None = None
-        self._to_commit: list[ItemRecord] = []
-        self._last_commit = time.monotonic()
-        self._commit_lock = asyncio.Lock()
-        self._audit_lock = asyncio.Lock()
         self._started = time.monotonic()
         self._tally = Tally()
+        self._committer = Committer(
+            ledger=ledger,
+            cache=cache,
+            store=store,
+            audit=audit,
+            run=run,
+            recipe=recipe,
+            config=config,
+            tally=self._tally,
+        )
         self._calls = ModelCalls(
             endpoints=self.endpoints,
             cache=cache,
@@ -119,15 +127,27 @@ class RunDriver:
             audit=audit,
         )
         self._next_index = 0
-        self._last_version: int | None = None
         self._steering = (
             Steering(recipe.coverage, recipe.targets) if recipe.coverage is not None else None
         )
         self._gates: dict[str, DedupGate] = {}
         self._canaries = (
-            CanaryRunner(recipe.canaries, ledger, run.run_id) if recipe.canaries else None
+            CanaryRunner(
+                recipe.canaries,
+                ledger,
+                run.run_id,
+                calls=self._calls,
+                executor=executor,
+                audit=audit,
+                infra_retries=config.max_infra_retries,
+            )
+            if recipe.canaries
+            else None
         )
         self._flagged: set[str] = set()
+        self._verifier_steps = tuple(
+            s for s in recipe.steps if isinstance(s, VerifyStep | SandboxStep | JudgeStep)
+        )
         self._closing: list[Any] = []
         # Why admission stopped early (a run that keeps repeating itself), if it did.
         self._dry: str | None = None
@@ -189,16 +209,13 @@ class RunDriver:
 
     async def _run_items(self) -> None:
         self._load_tally()
-        await self._reconcile()
+        await self._committer.reconcile()
         self._next_index = self.ledger.next_index(self.run.run_id)
         active = self.ledger.items(self.run.run_id, ["active"])
         await self._open_gates(active)
         if self._steering is not None:
             made = self.ledger.items(self.run.run_id, ["passed", "stored"])
             self._steering.restore([i.payload for i in made], [i.payload for i in active])
-        if self._canaries is not None:
-            made = self.ledger.items(self.run.run_id, ["passed", "stored"])
-            self._canaries.restore([i.payload for i in made])
         for item in active:
             self._spawn(item)
         helpers = [asyncio.create_task(self._flush_loop())]
@@ -228,7 +245,7 @@ class RunDriver:
                     break
                 self._wake.clear()
                 await self._wake.wait()
-            await self._commit(force=True)
+            await self._committer.commit(force=True)
         finally:
             for task in [*self._tasks, *helpers]:
                 task.cancel()
@@ -315,12 +332,13 @@ class RunDriver:
         item.state = "passed"
         self.ledger.save_item(item)
         if self._canaries is not None:
-            self._canaries.learn(item.payload)
+            self._check_floor(await self._canaries.check_mutant(item, self._verifier_steps))
         if self.audit is not None:
-            self.audit.decision(item, accepted=True, finished=time.time(), row=self._row(item))
+            self.audit.decision(
+                item, accepted=True, finished=time.time(), row=self._committer.row(item)
+            )
         self._tally.passed += 1
-        self._to_commit.append(item)
-        if len(self._to_commit) >= self.config.commit_rows:
+        if self._committer.add(item):
             self._wake.set()
 
     async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
@@ -464,70 +482,22 @@ class RunDriver:
         return self._apply_verdict(item, step.name, step.verdict(outcome.value), cost=outcome.cost)
 
     async def _canary(self, item: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep) -> None:
-        """Maybe run a canary through ``step``, exactly as an item goes, and keep score."""
-        if self._canaries is None:
-            return
-        pick = self._canaries.pick(item.item_id, item.seed, step.name, step.tier)
-        if pick is None:
-            return
-        probe = ItemRecord(
-            item_id=pick.canary_id,
-            run_id=self.run.run_id,
-            index=-1,
-            seed=pick.seed,
-            state="canary",
-            next_step=0,
-            payload=pick.payload,
-        )
-        started = time.time()
-        status, reason = await self._canary_verdict(probe, step)
-        self._canaries.record(
-            pick, item.item_id, step.name, step.tier, status=status, reason=reason
-        )
-        if self.audit is not None:
-            self.audit.canary(
-                probe,
-                step.name,
-                parent=item.item_id,
-                tier=step.tier,
-                bad=pick.bad,
-                source=pick.source,
-                label=pick.label,
-                status=status,
-                reason=reason,
-                started=started,
-                finished=time.time(),
-            )
-        low = self._canaries.below_floor(step.tier)
+        """Maybe run a canary through ``step`` beside ``item``; warn (or, with
+        ``strict_verifiers``, stop) when the step's tier falls below its floor."""
+        if self._canaries is not None:
+            self._check_floor(await self._canaries.check(item, step))
+
+    def _check_floor(self, low: TierQuality | None) -> None:
         if low is None:
             return
-        if step.tier not in self._flagged:
-            self._flagged.add(step.tier)
+        if low.tier not in self._flagged:
+            self._flagged.add(low.tier)
             log.warning("%s", low.message())
         if self.config.strict_verifiers:
             raise VerifierBelowFloorError(
                 f"{low.message()}; stopped by --strict-verifiers (fix or replace the tier, "
                 "or lower its floor in the recipe's canaries)"
             )
-
-    async def _canary_verdict(
-        self, probe: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep
-    ) -> tuple[str, str]:
-        if isinstance(step, JudgeStep):
-            called = await self._calls.run(probe, step.request_step())
-            if not called.ok:
-                return "error", called.error or ""
-            verdict = step.verdict(called.value)
-            return verdict.status, verdict.reason
-        for _ in range(self.config.max_infra_retries + 1):
-            outcome = await self.executor.run_step(step.name, probe.payload)
-            if outcome.infra_error is not None:
-                continue
-            if outcome.error is not None:
-                return "error", outcome.error
-            if outcome.verdict is not None and outcome.verdict.status != "infra_error":
-                return outcome.verdict.status, outcome.verdict.reason
-        return "infra_error", "infrastructure error after retries"
 
     def _apply_verdict(
         self,
@@ -630,76 +600,14 @@ class RunDriver:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(_FLUSH_INTERVAL_S)
-            await self._make_durable()
-            if self._to_commit and (
-                len(self._to_commit) >= self.config.commit_rows
-                or time.monotonic() - self._last_commit >= self.config.commit_interval_s
-            ):
+            await self._committer.make_durable()
+            if self._committer.due():
                 try:
-                    await self._commit()
+                    await self._committer.commit()
                 except Exception as err:
                     self._fatal = err
                     self._wake.set()
                     return
-
-    async def _make_durable(self, *, checkpoint: bool = False) -> None:
-        """Commit the cache, the provenance log and the ledger, in an order that keeps the
-        ledger from ever claiming a step whose provenance record could still be lost."""
-        self.cache.flush()
-        if self.audit is None:
-            self.ledger.flush()
-            return
-        async with self._audit_lock:
-            batch = self.audit.take()
-            mark = self.ledger.mark()
-            write = self.audit.checkpoint if checkpoint else self.audit.write
-            await asyncio.to_thread(write, batch)
-            self.ledger.flush(upto=mark)
-
-    async def _commit(self, *, force: bool = False) -> None:
-        async with self._commit_lock:
-            while self._to_commit:
-                batch = self._to_commit[: self.config.commit_rows]
-                self._to_commit = self._to_commit[len(batch) :]
-                # The rows' model calls, states and provenance must be durable (and the log
-                # signed) before the rows are.
-                await self._make_durable(checkpoint=True)
-                rows = [self._row(item) for item in batch]
-                version = await asyncio.to_thread(self.store.append, rows)
-                self.ledger.mark_stored(
-                    self.run.run_id, self.run.dataset, [i.item_id for i in batch], version
-                )
-                self._last_version = version
-                self._tally.passed -= len(batch)
-                self._tally.stored += len(batch)
-                self._last_commit = time.monotonic()
-                if not force:
-                    break
-
-    def _row(self, item: ItemRecord) -> dict[str, Any]:
-        fields = (
-            self.recipe.dataset.fields
-            if self.recipe.dataset and self.recipe.dataset.fields
-            else tuple(item.payload)
-        )
-        row: dict[str, Any] = {"item_id": item.item_id, "run_id": item.run_id}
-        for name in fields:
-            row[name] = item.payload.get(name)
-        return row
-
-    async def _reconcile(self) -> None:
-        passed = self.ledger.items(self.run.run_id, ["passed"])
-        if not passed:
-            return
-        present = await asyncio.to_thread(self.store.present, [i.item_id for i in passed])
-        if present:
-            version = self.store.version()
-            assert version is not None
-            self.ledger.mark_stored(self.run.run_id, self.run.dataset, sorted(present), version)
-            self.ledger.flush()
-            self._tally.passed -= len(present)
-            self._tally.stored += len(present)
-        self._to_commit.extend(i for i in passed if i.item_id not in present)
 
     def _load_tally(self) -> None:
         counts = self.ledger.counts(self.run.run_id)
