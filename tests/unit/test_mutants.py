@@ -76,3 +76,20 @@ def test_floor_needs_enough_canaries_and_a_confident_shortfall() -> None:
     quality = tier_quality(mixed, spec)["judge"]
     assert quality.caught.n == 10
     assert (quality.false_rejects.k, quality.false_rejects.n) == (1, 2)
+
+
+def test_sql_and_number_mutators() -> None:
+    from synthfactory.verify.mutants import ChangeNumber, DropWhere
+
+    payload = {"answer": {"sql": "SELECT name FROM customers WHERE country = 'US'"}}
+    made = DropWhere()(payload, payload, random.Random(0))
+    assert made is not None and "WHERE" not in made["answer"]["sql"].upper()
+    plain = {"answer": {"sql": "SELECT COUNT(*) FROM customers"}}
+    limited = DropWhere()(plain, plain, random.Random(0))
+    assert limited is not None and "LIMIT 1" in limited["answer"]["sql"]
+    assert DropWhere()({"answer": {"sql": "not sql ((("}}, {}, random.Random(0)) is None
+    math = {"answer": {"final": "x = 42"}}
+    assert ChangeNumber()(math, math, random.Random(0)) == {"answer": {"final": "x = 43"}}
+    assert ChangeNumber()({"answer": {"final": 7}}, {}, random.Random(0)) == {
+        "answer": {"final": 8}
+    }

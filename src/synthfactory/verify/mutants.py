@@ -171,4 +171,72 @@ class SwapAnswer:
         return with_path(payload, self.field, ast.unparse(tree) + "\n")
 
 
-__all__ = ["MutateCode", "SwapAnswer", "get_path", "mutate_source", "with_path"]
+@dataclass(frozen=True)
+class DropWhere:
+    """A :data:`~synthfactory.verify.canaries.Mutator` for SQL: the query at ``field`` with
+    its WHERE clause removed (or, with none, its first join condition kept and a LIMIT 1
+    added); parsed and printed with sqlglot (the ``validators`` extra)."""
+
+    field: str = "answer.sql"
+    dialect: str = "sqlite"
+
+    def __call__(self, payload: Payload, donor: Payload, rng: random.Random) -> Payload | None:
+        try:
+            import sqlglot
+            from sqlglot import expressions as exp
+        except ImportError:  # pragma: no cover - the validators extra is missing
+            from synthfactory.errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                "DropWhere needs sqlglot: pip install 'synthfactory[validators]'"
+            ) from None
+        sql = get_path(payload, self.field)
+        if not isinstance(sql, str):
+            return None
+        try:
+            tree = sqlglot.parse_one(sql, read=self.dialect)
+        except sqlglot.errors.ParseError:
+            return None
+        where = tree.find(exp.Where)
+        if where is not None:
+            where.pop()
+        elif tree.args.get("limit") is None and isinstance(tree, exp.Select):
+            tree = tree.limit(1)
+        else:
+            return None
+        mutated = tree.sql(dialect=self.dialect)
+        return None if mutated == sql else with_path(payload, self.field, mutated)
+
+
+@dataclass(frozen=True)
+class ChangeNumber:
+    """A :data:`~synthfactory.verify.canaries.Mutator` for answers in text (math): one
+    number in the string at ``field`` changed by one."""
+
+    field: str = "answer.final"
+
+    def __call__(self, payload: Payload, donor: Payload, rng: random.Random) -> Payload | None:
+        import re
+
+        text = get_path(payload, self.field)
+        if isinstance(text, int | float) and not isinstance(text, bool):
+            return with_path(payload, self.field, text + 1)
+        if not isinstance(text, str):
+            return None
+        numbers = list(re.finditer(r"-?\d+", text))
+        if not numbers:
+            return None
+        pick = rng.choice(numbers)
+        changed = text[: pick.start()] + str(int(pick.group()) + 1) + text[pick.end() :]
+        return with_path(payload, self.field, changed)
+
+
+__all__ = [
+    "ChangeNumber",
+    "DropWhere",
+    "MutateCode",
+    "SwapAnswer",
+    "get_path",
+    "mutate_source",
+    "with_path",
+]
