@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from synthfactory import cli_endpoints
 from synthfactory.cli_exits import exit_codes
+from synthfactory.cli_tables import print_summary, stderr, stdout
 from synthfactory.errors import ConfigError
-from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
 from synthfactory.runtime.progress import Progress, RunSummary
 
 app = typer.Typer(
@@ -81,98 +79,13 @@ RayConfigOpt = Annotated[
 DEFAULT_WORKSPACE = Path("synthfactory-workspace")
 
 
-def _stdout() -> Console:
-    return Console()
-
-
-def _stderr() -> Console:
-    return Console(stderr=True)
-
-
 def _fail(message: str, code: int = 2) -> NoReturn:
-    _stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _errors() -> contextlib.AbstractContextManager[None]:
     return exit_codes(_fail)
-
-
-@contextlib.contextmanager
-def _endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[list[EndpointConfig]]:
-    """Parse --endpoint options, read keys from the environment, and bring up the endpoints
-    that are not URLs: ``ROLE=fake`` (the fake server) and ``ROLE=local:MODEL`` (the
-    embedded model, started on 127.0.0.1 and stopped when the block ends)."""
-    defaults: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
-    with contextlib.ExitStack() as stack:
-        configs: dict[int, EndpointConfig] = {}
-        local: list[tuple[int, str]] = []
-        for index, spec in enumerate(specs or []):
-            role, _, rest = spec.partition("=")
-            target, _, options = rest.partition(",")
-            if target.strip() == "local:minilm":
-                from synthfactory.runtime.dedup_gate import local_embedder_endpoint
-
-                configs[index] = local_embedder_endpoint(role.strip())
-                continue
-            if target.strip().startswith("local:"):
-                local.append((index, spec))
-                continue
-            resolved, origin = spec, None
-            if target.strip() == "fake":
-                from synthfactory.testing import FakeServer, FakeServerConfig
-
-                server = stack.enter_context(FakeServer(FakeServerConfig(latency_s=0.05)))
-                resolved = f"{role}={server.url}" + (f",{options}" if options else "")
-                origin = "fake"
-            config = parse_endpoint(resolved, defaults=defaults)
-            configs[index] = _with_key(config.model_copy(update={"origin": origin}))
-        if local:
-            from synthfactory.local.endpoints import local_endpoints
-            from synthfactory.local.weights import default_cache_dir
-
-            started = stack.enter_context(
-                local_endpoints(
-                    [spec for _, spec in local],
-                    cache_dir=default_cache_dir(os.environ),
-                    defaults=defaults,
-                )
-            )
-            for (index, spec), config in zip(local, started, strict=True):
-                origin = spec.partition("=")[2]
-                configs[index] = config.model_copy(update={"origin": origin})
-        yield [configs[i] for i in sorted(configs)]
-
-
-def _default_endpoints(recipe: str, replay: bool) -> list[str]:
-    """No --endpoint: every role the recipe calls goes to the embedded local model."""
-    if replay:
-        return []  # replay needs no endpoint at all
-    from synthfactory.local.endpoints import DEFAULT_LOCAL_MODEL, default_local_specs
-    from synthfactory.recipe.loader import resolve_recipe
-
-    loaded = resolve_recipe(recipe)[0]
-    embedders = {s.embedder for s in loaded.dedup_steps if s.method == "semantic"}
-    roles = loaded.roles - embedders
-    if roles:
-        _stderr().print(
-            f"no --endpoint given: using the embedded model local:{DEFAULT_LOCAL_MODEL} for "
-            f"{', '.join(sorted(roles))} (point a role elsewhere with --endpoint ROLE=URL)",
-            highlight=False,
-        )
-    # Semantic dedup embeds with all-MiniLM-L6-v2 in process (the embed extra).
-    return default_local_specs(roles) + [f"{role}=local:minilm" for role in sorted(embedders)]
-
-
-def _with_key(config: EndpointConfig) -> EndpointConfig:
-    env = config.api_key_env or f"SYNTHFACTORY_API_KEY_{config.role.upper()}"
-    key = os.environ.get(env)
-    if config.api_key_env and not key:
-        raise ConfigError(
-            f"endpoint {config.role!r} names key_env={env}, "
-            "but that environment variable is not set"
-        )
-    return config.model_copy(update={"api_key": SecretStr(key)}) if key else config
 
 
 class _LiveProgress:
@@ -207,134 +120,10 @@ class _LiveProgress:
         self._live.update(table, refresh=True)
 
 
-def _executor(
-    name: str,
-    *,
-    ray_address: str | None,
-    ray_config: Path | None,
-    allow_weak_isolation: bool = False,
-) -> Any:
-    """The one place executor names are resolved."""
-    if name == "local":
-        if ray_address is not None or ray_config is not None:
-            raise ConfigError("--ray-address and --ray-config need --executor ray")
-        from synthfactory.runtime.local import LocalExecutor
-
-        return LocalExecutor(allow_weak_isolation=allow_weak_isolation)
-    if name == "ray":
-        from synthfactory.runtime.ray import RayConfig, RayExecutor, load_ray_config
-
-        config = load_ray_config(ray_config) if ray_config is not None else RayConfig()
-        if ray_address is not None:
-            config = config.model_copy(update={"address": ray_address})
-        return RayExecutor(config, allow_weak_isolation=allow_weak_isolation)
-    raise ConfigError(f"--executor {name!r}: expected local or ray")
-
-
-def _print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
-    if as_json:
-        sys.stdout.write(
-            orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-        return
-    out = _stdout()
-    cpu = "-" if summary.cost_per_usable is None else f"${summary.cost_per_usable:.6f}"
-    table = Table(title=f"run {summary.run_id}: {summary.status}", show_header=False)
-    table.add_row("recipe", summary.recipe)
-    table.add_row("usable (stored)", f"{summary.stored} of target {summary.target}")
-    table.add_row("generated", str(summary.generated))
-    table.add_row("failed / rejected", f"{summary.failed - summary.rejected} / {summary.rejected}")
-    table.add_row("model calls", f"{summary.model_calls} (cache hits {summary.cache_hits})")
-    table.add_row("tokens", f"{summary.prompt_tokens} in, {summary.completion_tokens} out")
-    table.add_row("cost", f"${summary.cost:.4f} ({cpu} per usable example)")
-    table.add_row(
-        "dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}"
-    )
-    out.print(table)
-    if summary.tiers:
-        tiers = Table(title="verification")
-        for column in ("tier", "ran", "passed", "failed", "skipped", "pass rate", "CPU s", "cost"):
-            tiers.add_column(column)
-        for tier, s in summary.tiers.items():
-            rate = "-" if s["pass_rate"] is None else f"{s['pass_rate']:.0%}"
-            counts = [str(s[k]) for k in ("ran", "passed", "failed", "skipped")]
-            tiers.add_row(tier, *counts, rate, f"{s['cpu_s']:.2f}", f"${s['cost']:.4f}")
-        out.print(tiers)
-    _print_quality(out, summary.verifier_quality)
-    _print_diversity(out, summary.diversity)
-    if summary.message:
-        out.print(summary.message, highlight=False)
-    if summary.status != "finished":
-        out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
-
-
-def _print_quality(out: Console, quality: dict[str, Any]) -> None:
-    """How well each tier is known to judge, from its canaries."""
-    if not quality:
-        return
-    table = Table(title="verifier quality (canaries)")
-    for column in ("tier", "catches known-bad", "95% CI", "false rejects", "floor", ""):
-        table.add_column(column)
-    for tier, q in quality.items():
-        caught, wrong = q["catch_rate"], q["false_reject_rate"]
-        rate = (
-            "-" if caught["rate"] is None else f"{caught['rate']:.0%} ({caught['k']}/{caught['n']})"
-        )
-        interval = "-" if not caught["n"] else f"{caught['low']:.0%}-{caught['high']:.0%}"
-        rejects = (
-            "-" if wrong["rate"] is None else f"{wrong['rate']:.0%} ({wrong['k']}/{wrong['n']})"
-        )
-        floor = "-" if q["floor"] is None else f"{q['floor']:.0%}"
-        flag = "BELOW FLOOR" if q["below_floor"] else ""
-        table.add_row(tier, rate, interval, rejects, floor, flag)
-    out.print(table)
-    for tier, q in quality.items():
-        if q["below_floor"]:
-            out.print(
-                f"warning: tier {tier!r} catches {q['catch_rate']['k']} of "
-                f"{q['catch_rate']['n']} known-bad canaries (floor {q['floor']:.0%}): its "
-                "passes say little about quality",
-                highlight=False,
-                markup=False,
-            )
-
-
-def _print_diversity(out: Console, report: dict[str, Any], rows: int = 20) -> None:
-    coverage = report.get("coverage") or {}
-    if coverage:
-        table = Table(title="coverage")
-        for column in ("category", "target", "usable", "short", "turned away"):
-            table.add_column(column)
-        # The categories furthest from their targets first: those are what to look at.
-        ordered = sorted(coverage.items(), key=lambda kv: (-kv[1]["short"], kv[0]))
-        for category, c in ordered[:rows]:
-            table.add_row(
-                category, *(str(c[k]) for k in ("target", "usable", "short", "turned_away"))
-            )
-        if len(ordered) > rows:
-            table.add_row(f"... {len(ordered) - rows} more", "", "", "", "")
-        out.print(table)
-    for step, d in (report.get("dedup") or {}).items():
-        rate = "-" if d["drop_rate"] is None else f"{d['drop_rate']:.0%}"
-        out.print(
-            f"dedup {step} ({d['method']} on {d['field']}): {d['dropped']} of {d['checked']} "
-            f"dropped ({rate})",
-            highlight=False,
-        )
-    text = report.get("text")
-    if text:
-        spread = f", dispersion {text['dispersion']:.3f}" if "dispersion" in text else ""
-        out.print(
-            f"diversity of {text['field']}: distinct-1 {text['distinct_1']:.3f}, "
-            f"distinct-2 {text['distinct_2']:.3f}{spread}",
-            highlight=False,
-        )
-
-
 def _drive(coro_factory: Any, *, as_json: bool, workspace: Path, hint: str | None = None) -> None:
     """Run a driver coroutine with a live display, SIGTERM handling and clear exit codes."""
     started: list[str] = []
-    console = _stderr()
+    console = stderr()
     show_live = not as_json and console.is_terminal
     live = _LiveProgress(console) if show_live else None
 
@@ -354,9 +143,9 @@ def _drive(coro_factory: Any, *, as_json: bool, workspace: Path, hint: str | Non
             f"interrupted; resume with: synthfactory resume {run} --workspace {workspace}"
         )
         raise typer.Exit(130) from None
-    _print_summary(summary, as_json, workspace)
+    print_summary(summary, as_json, workspace)
     if hint and not as_json:
-        _stdout().print(hint, highlight=False)
+        stdout().print(hint, highlight=False)
     if summary.status != "finished":
         raise typer.Exit(1)
 
@@ -405,7 +194,7 @@ def run(
     from synthfactory.runtime.runs import run_recipe
 
     with _errors():
-        specs = endpoint or _default_endpoints(recipe, replay)
+        specs = endpoint or cli_endpoints.default_endpoints(recipe, replay)
     hint = None
     if not endpoint and specs:
         roles = " ".join(f"--endpoint {s.partition('=')[0]}=http://HOST:PORT/v1" for s in specs)
@@ -413,7 +202,7 @@ def run(
             f"same recipe on real endpoints: synthfactory run {recipe} {roles} "
             "(options: ,model=NAME,key_env=VAR,price_in=USD,price_out=USD)"
         )
-    with _errors(), _endpoints(specs, concurrency) as given:
+    with _errors(), cli_endpoints.endpoints(specs, concurrency) as given:
         endpoints = (
             [e.model_copy(update={"fail_fast": True}) for e in given] if fail_fast else given
         )
@@ -428,7 +217,7 @@ def run(
             )
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        steps_on = _executor(
+        steps_on = cli_endpoints.executor(
             executor,
             ray_address=ray_address,
             ray_config=ray_config,
@@ -472,19 +261,19 @@ def resume(
     from synthfactory.runtime.runs import resume_run
 
     with _errors():
-        run_config = _stored_run_config(workspace, run_id)
-        stored, specs = ([], endpoint) if endpoint else _stored_endpoints(run_config)
+        run_config = cli_endpoints.stored_run_config(workspace, run_id)
+        stored, specs = ([], endpoint) if endpoint else cli_endpoints.stored_endpoints(run_config)
         before = run_config.get("executor") or {"kind": "local"}
-    with _errors(), _endpoints(specs, concurrency) as given:
+    with _errors(), cli_endpoints.endpoints(specs, concurrency) as given:
         endpoints = [*stored, *given]
         if executor is None and before.get("kind") == "ray" and ray_config is None:
             # The run's own Ray settings, unless the command names others.
-            steps_on = _ray_executor(before.get("config") or {}, ray_address)
+            steps_on = cli_endpoints.ray_executor(before.get("config") or {}, ray_address)
         else:
             name = executor or str(before.get("kind", "local"))
             if name not in ("local", "ray"):
                 name = "local"  # a custom executor from Python: resume locally
-            steps_on = _executor(name, ray_address=ray_address, ray_config=ray_config)
+            steps_on = cli_endpoints.executor(name, ray_address=ray_address, ray_config=ray_config)
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
@@ -497,41 +286,6 @@ def resume(
             )
 
         _drive(start, as_json=as_json, workspace=workspace)
-
-
-def _stored_run_config(workspace: Path, run_id: str) -> dict[str, Any]:
-    """The config run ``run_id`` was started with, as its ledger keeps it."""
-    from synthfactory.ledger import Ledger
-    from synthfactory.workspace import Workspace
-
-    ledger = Ledger(Workspace(workspace, create=False).ledger_path)
-    try:
-        return dict(ledger.run(run_id).config)
-    finally:
-        ledger.close()
-
-
-def _ray_executor(config: dict[str, Any], address: str | None) -> Any:
-    from synthfactory.runtime.ray import RayConfig, RayExecutor
-
-    ray_config = RayConfig(**config)
-    if address is not None:
-        ray_config = ray_config.model_copy(update={"address": address})
-    return RayExecutor(ray_config)
-
-
-def _stored_endpoints(run_config: dict[str, Any]) -> tuple[list[EndpointConfig], list[str]]:
-    """The run's own endpoints: URLs as stored (keys read from the environment again), and
-    specs for those that must be brought up again (the embedded model, the fake server)."""
-    stored = run_config.get("endpoints", {})
-    configs, specs = [], []
-    for role, cfg in stored.items():
-        origin = cfg.get("origin")
-        if origin:
-            specs.append(f"{role}={origin}")
-        else:
-            configs.append(_with_key(EndpointConfig(**cfg)))
-    return configs, specs
 
 
 @app.command()
@@ -574,7 +328,7 @@ def status(
                     f"{r['stored']}/{r['target']}",
                     r["created"],
                 )
-            _stdout().print(table)
+            stdout().print(table)
             return
         chosen = None
         if embedder is not None:
@@ -586,12 +340,12 @@ def status(
             sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
             return
         summary = RunSummary(**{k: report[k] for k in RunSummary.__dataclass_fields__})
-        _print_summary(summary, False, workspace)
+        print_summary(summary, False, workspace)
         if failed:
             table = Table("item", "state", "attempts", "error")
             for item in report["failed_items"]:
                 table.add_row(item["item_id"], item["state"], str(item["attempts"]), item["error"])
-            _stdout().print(table)
+            stdout().print(table)
 
 
 @app.command()
@@ -620,7 +374,7 @@ def export(
 
     with _errors():
         path, rows = reports.export(workspace, source, fmt, out, version=version)
-        _stderr().print(f"wrote {rows} rows to {path}")
+        stderr().print(f"wrote {rows} rows to {path}")
 
 
 def _mount_subcommands() -> None:
