@@ -29,8 +29,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from check_pyfunc import check_payload  # noqa: E402 - the bench directory, not a package
-
 from synthfactory import RunConfig, run_recipe  # noqa: E402
 from synthfactory.ledger import Ledger  # noqa: E402
 from synthfactory.recipe.model import JudgeStep, Recipe  # noqa: E402
@@ -76,6 +74,8 @@ def stored_rows(workspace: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any]:
+    from check_pyfunc import check_payload  # the bench directory, not a package
+
     ledger = Ledger(Workspace(workspace).ledger_path)
     try:
         run = ledger.run(run_id)
