@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
+from synthfactory.verify.qa import run_quality
 from synthfactory.verify.tiers import tier_stats
 from synthfactory.workspace import Workspace
 
@@ -51,6 +52,7 @@ def run_summary(
         dataset_version=commits[-1][1] if commits else None,
         tiers=tier_stats(ledger.verdicts(run_id)),
         diversity=diversity_report(ledger, run_id, run.config.get("diversity"), embedder),
+        quality=run_quality(ledger, run_id).to_dict(),
     )
 
 
