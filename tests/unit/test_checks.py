@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from synthfactory.errors import RecipeError
+from synthfactory.verdict import Verdict
 from synthfactory.verify import checks
 from synthfactory.verify.checks import CHECKS, build_check, get_path
-from synthfactory.verdict import Verdict
 
 
 def run(name: str, payload: Mapping[str, Any], **options: Any) -> Verdict:
