@@ -170,6 +170,13 @@ def run(
         bool, typer.Option(help="Every model call must come from the cache; a miss is an error.")
     ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed model call.")] = False,
+    max_defect_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Quality SLA, e.g. 0.05: the run is releasable only once a qa sample puts "
+            "the 95% upper bound of its defect rate at or below this (see synthfactory qa)."
+        ),
+    ] = None,
     allow_weak_isolation: Annotated[
         bool,
         typer.Option(
@@ -214,6 +221,7 @@ def run(
                 replay=replay,
                 dataset=dataset,
                 strict_verifiers=strict_verifiers,
+                max_defect_rate=max_defect_rate,
             )
         except ValueError as err:
             raise ConfigError(str(err)) from None
@@ -375,6 +383,139 @@ def export(
     with _errors():
         path, rows = reports.export(workspace, source, fmt, out, version=version)
         stderr().print(f"wrote {rows} rows to {path}")
+
+
+VERIFIER_HELP = (
+    "Who re-checks: ROLE=URL[,model=M,key_env=VAR,...] (a stronger model at an "
+    "OpenAI-compatible endpoint, same syntax as --endpoint; ROLE=fake and ROLE=local:MODEL "
+    "too), python=module:function (your own checker: payload -> bool or Verdict), or human "
+    "(you, answering y/n/s in the terminal)."
+)
+
+
+@app.command()
+def qa(
+    run_id: Annotated[str, typer.Argument(help="The run whose stored examples to re-check.")],
+    sample: Annotated[
+        int,
+        typer.Option(
+            "--sample",
+            "-n",
+            help="How many stored examples this verifier has not checked yet to check now; "
+            "each call grows the sample.",
+        ),
+    ],
+    verifier: Annotated[str, typer.Option("--verifier", help=VERIFIER_HELP)],
+    seed: Annotated[
+        int, typer.Option(help="Sample seed: the same seed draws the same items in the same order.")
+    ] = 0,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-check a seeded random sample of RUN_ID's stored examples with a stronger verifier,
+    and state the run's defect rate (Wilson 95% interval) and whether it is releasable."""
+    from synthfactory.verify.qa import audit_quality
+    from synthfactory.verify.qa_verifiers import HumanVerifier, PythonVerifier
+
+    with _errors():
+        if sample < 1:
+            raise ConfigError(f"--sample must be at least 1, got {sample}")
+        spec = verifier.strip()
+        kind, sep, rest = spec.partition("=")
+        try:
+            if spec == "human":
+                chosen: Any = HumanVerifier(sys.stdin, sys.stderr)
+                report = asyncio.run(
+                    audit_quality(workspace, run_id, sample=sample, verifier=chosen, seed=seed)
+                )
+            elif kind.strip() == "python" and sep:
+                chosen = PythonVerifier.from_ref(rest.strip())
+                report = asyncio.run(
+                    audit_quality(workspace, run_id, sample=sample, verifier=chosen, seed=seed)
+                )
+            elif sep and kind.strip() and rest.strip():
+                report = _qa_with_model(workspace, run_id, spec, sample=sample, seed=seed)
+            else:
+                raise ConfigError(
+                    f"--verifier {verifier!r}: expected ROLE=URL[,model=...,key_env=...], "
+                    "python=module:function, or human"
+                )
+        except KeyboardInterrupt:
+            stderr().print(
+                "\ninterrupted; the checks made so far are kept: run the same qa command "
+                "again to carry on",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+    if as_json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_qa(report)
+
+
+def _qa_with_model(workspace: Path, run_id: str, spec: str, *, sample: int, seed: int) -> Any:
+    from synthfactory.verify.qa import audit_quality
+    from synthfactory.verify.qa_verifiers import open_model_verifier
+
+    with cli_endpoints.endpoints([spec], None) as given:
+        endpoint = given[0]
+
+        async def check() -> Any:
+            async with open_model_verifier(workspace, run_id, endpoint) as model:
+                return await audit_quality(
+                    workspace,
+                    run_id,
+                    sample=sample,
+                    verifier=model,
+                    seed=seed,
+                    concurrency=min(endpoint.concurrency, 16),
+                )
+
+        return asyncio.run(check())
+
+
+def _print_qa(report: Any) -> None:
+    from synthfactory.verify.qa import estimate_defect_rate, percent
+
+    out = stdout()
+    now = estimate_defect_rate(c.verdict for c in report.checks)
+    quality = report.quality
+    more = ""
+    if report.asked < report.requested:
+        more = (
+            f" (of {report.requested} asked for: only {report.asked} stored examples were "
+            "left unchecked by this verifier)"
+        )
+    out.print(
+        f"qa of run {report.run_id} by {report.verifier} (seed {report.sample_seed}): "
+        f"checked {len(report.checks)} now{more}: {now.correct} correct, {now.defective} "
+        f"defective, {now.unsure} unsure, {now.errors} errors; cost ${report.cost:.4f}",
+        highlight=False,
+    )
+    e = quality.estimate
+    out.print(
+        f"defect rate: {e} over {e.checked} of {quality.stored} stored examples checked",
+        highlight=False,
+    )
+    sla = (
+        "no SLA set"
+        if quality.max_defect_rate is None
+        else f"SLA max defect rate {percent(quality.max_defect_rate)}"
+    )
+    verdict = "releasable" if quality.releasable else "NOT releasable"
+    out.print(f"{sla}: {verdict}: {quality.reason}", highlight=False)
+    if quality.defective_items:
+        table = Table("defective item", "verifier", "reason", title="defective examples")
+        for c in quality.defective_items:
+            table.add_row(c.item_id, c.verifier, c.reason)
+        out.print(table)
+    errors = [c for c in report.checks if c.verdict == "error"]
+    if errors:
+        out.print(
+            f"{len(errors)} check(s) failed and will be asked again next time, e.g. "
+            f"{errors[0].item_id}: {errors[0].reason}",
+            highlight=False,
+        )
 
 
 def _mount_subcommands() -> None:

@@ -42,6 +42,10 @@ def print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
     table.add_row(
         "dataset", f"{summary.dataset} v{summary.dataset_version} at {summary.dataset_uri}"
     )
+    if summary.quality:
+        table.add_row("defect rate (qa)", quality_text(summary.quality))
+        verdict = "yes" if summary.quality["releasable"] else "no"
+        table.add_row("releasable", f"{verdict}: {summary.quality['reason']}")
     out.print(table)
     if summary.tiers:
         tiers = Table(title="verification")
@@ -58,6 +62,23 @@ def print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
         out.print(summary.message, highlight=False)
     if summary.status != "finished":
         out.print(f"resume with: synthfactory resume {summary.run_id} --workspace {workspace}")
+
+
+def quality_text(quality: dict[str, Any]) -> str:
+    """The qa estimate of a run's defect rate, in one line."""
+    from synthfactory.verify.qa import percent
+
+    if not quality["judged"]:
+        return (
+            f"not measured ({quality['checked']} of {quality['stored']} stored checked: "
+            "see synthfactory qa --help)"
+        )
+    return (
+        f"{percent(quality['rate'])} ({quality['defective']} of {quality['judged']} judged, "
+        f"95% CI {percent(quality['low'])}-{percent(quality['high'])}; "
+        f"{quality['unsure']} unsure, {quality['errors']} errors; "
+        f"{quality['checked']} of {quality['stored']} stored checked)"
+    )
 
 
 def print_quality(out: Console, quality: dict[str, Any]) -> None:
@@ -123,4 +144,11 @@ def print_diversity(out: Console, report: dict[str, Any], rows: int = 20) -> Non
         )
 
 
-__all__ = ["print_diversity", "print_quality", "print_summary", "stderr", "stdout"]
+__all__ = [
+    "print_diversity",
+    "print_quality",
+    "print_summary",
+    "quality_text",
+    "stderr",
+    "stdout",
+]

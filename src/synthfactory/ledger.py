@@ -10,6 +10,10 @@ Item states::
     active ──▶ passed ──▶ stored
        ├─────▶ rejected   (a verifier said no: data, with its verdicts)
        └─────▶ failed     (errors after every retry: the error and attempts are kept)
+
+Acceptance sampling (``synthfactory qa``) keeps its checks in the same file, in a table of
+its own (``qa_checks``: one row per item and quality verifier), read and written by the
+methods of the last section of :class:`Ledger`.
 """
 
 from __future__ import annotations
@@ -104,6 +108,23 @@ CREATE TABLE IF NOT EXISTS commits (
 """
 
 
+# Acceptance sampling: what a stronger verifier said of a stored item, after the run. One row
+# per (run, item, verifier): asking the same verifier again replaces the row.
+_QA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qa_checks (
+    run_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    details BLOB NOT NULL DEFAULT '{}',
+    sample_seed INTEGER NOT NULL,
+    checked_at REAL NOT NULL,
+    PRIMARY KEY (run_id, item_id, verifier)
+);
+"""
+
+
 @dataclass
 class ItemRecord:
     """One item as the ledger knows it."""
@@ -142,6 +163,25 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class QaCheckRecord:
+    """One acceptance-sampling check: what ``verifier`` said of stored item ``item_id``.
+
+    ``verdict`` is ``correct``, ``defective``, ``unsure`` (the verifier could not tell) or
+    ``error`` (it could not check: asked again by the next ``qa``). ``details`` holds what
+    the check cost and, for a model, which request it sent.
+    """
+
+    run_id: str
+    item_id: str
+    verifier: str
+    verdict: str
+    reason: str
+    sample_seed: int
+    checked_at: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run as the ledger knows it."""
 
@@ -165,6 +205,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_QA_SCHEMA)
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self._conn.execute(
@@ -456,6 +497,50 @@ class Ledger:
                 "SELECT dataset, version, rows, at FROM commits WHERE run_id=? ORDER BY at",
                 (run_id,),
             )
+        ]
+
+    # -- acceptance sampling (qa_checks) -----------------------------------------------
+
+    def add_qa_check(self, check: QaCheckRecord) -> None:
+        """Record one qa check (buffered; replaces an earlier check of the item by the same
+        verifier, which is how an ``error`` is settled by asking again)."""
+        self._queue(
+            "INSERT OR REPLACE INTO qa_checks VALUES (?,?,?,?,?,?,?,?)",
+            (
+                check.run_id,
+                check.item_id,
+                check.verifier,
+                check.verdict,
+                check.reason,
+                orjson.dumps(check.details),
+                check.sample_seed,
+                check.checked_at,
+            ),
+        )
+
+    def qa_checks(self, run_id: str, verifier: str | None = None) -> list[QaCheckRecord]:
+        """A run's qa checks in the order they were made, optionally of one verifier only."""
+        sql = (
+            "SELECT run_id, item_id, verifier, verdict, reason, details, sample_seed, checked_at"
+            " FROM qa_checks WHERE run_id=?"
+        )
+        params: list[Any] = [run_id]
+        if verifier is not None:
+            sql += " AND verifier=?"
+            params.append(verifier)
+        rows = self._conn.execute(sql + " ORDER BY checked_at, item_id", params).fetchall()
+        return [
+            QaCheckRecord(
+                run_id=r[0],
+                item_id=r[1],
+                verifier=r[2],
+                verdict=r[3],
+                reason=r[4],
+                details=orjson.loads(r[5]),
+                sample_seed=r[6],
+                checked_at=r[7],
+            )
+            for r in rows
         ]
 
     def close(self) -> None:

@@ -50,6 +50,7 @@ from synthfactory.provenance.note import (
 from synthfactory.provenance.record import (
     DedupDecision,
     ProvenanceRecord,
+    QaEntry,
     ToolCall,
     VerdictEntry,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "Problem",
     "ProvenanceError",
     "ProvenanceRecord",
+    "QaEntry",
     "SecretGuard",
     "SecretInRecordError",
     "SignedCheckpoint",

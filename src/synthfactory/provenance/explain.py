@@ -62,6 +62,10 @@ def explain(records: Sequence[tuple[int, ProvenanceRecord]]) -> str:
             of = f" of {r.dedup.duplicate_of}" if r.dedup.duplicate_of else ""
             how = f" by {r.dedup.method}" if r.dedup.method else ""
             lines.append(f"    dedup: {r.dedup.decision}{of}{how}")
+        if r.qa is not None:
+            lines.append(
+                f"    qa: {r.qa.verifier} said {r.qa.verdict} (sample seed {r.qa.sample_seed})"
+            )
         if r.output_digest:
             lines.append(f"    output {_short(r.output_digest)}")
         if r.error:

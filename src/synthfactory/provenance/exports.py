@@ -140,6 +140,7 @@ class _RunView:
 
     def __init__(self, workspace: Path, run_id: str) -> None:
         from synthfactory.ledger import Ledger
+        from synthfactory.verify.qa import run_quality
         from synthfactory.verify.tiers import tier_stats
         from synthfactory.workspace import Workspace
 
@@ -150,6 +151,8 @@ class _RunView:
             self.counts = ledger.counts(run_id)
             self.commits = ledger.commits(run_id)
             self.tiers = tier_stats(ledger.verdicts(run_id))
+            # Ids and counts only: a verifier's reasons are content, and stay in the ledger.
+            self.quality = run_quality(ledger, run_id).to_dict(reasons=False)
         finally:
             ledger.close()
         self.endpoints: dict[str, dict[str, Any]] = {
@@ -214,7 +217,10 @@ def intoto_statement(workspace: Path, run_id: str) -> dict[str, Any]:
 
     The subject is the run's dataset rows (name ``<dataset>@<run id>``, digest as in the
     module docstring); the byproduct is the audit log's latest signed checkpoint (its
-    C2SP note, base64 in ``content`` as ResourceDescriptor bytes are).
+    C2SP note, base64 in ``content`` as ResourceDescriptor bytes are). The internal
+    parameters carry the run's measured quality (``quality``: the acceptance-sampling
+    defect-rate estimate with its Wilson 95% bounds, the SLA, and whether the run is
+    releasable).
     """
     view = _RunView(Path(workspace), run_id)
     view.require_finished()
@@ -268,6 +274,7 @@ def intoto_statement(workspace: Path, run_id: str) -> dict[str, Any]:
                     "run": run_cfg,
                     "endpoints": view.endpoints,
                     "audit": run.config.get("audit"),
+                    "quality": view.quality,
                 },
                 "resolvedDependencies": dependencies,
             },
@@ -475,10 +482,14 @@ def croissant_metadata(
     it has no ``sha256``, because a Lance table is a versioned directory of fragments, not
     one file; the rows' integrity is the in-toto subject digest of each run instead.
     ``license`` is the dataset's license when the caller knows it; the models' licenses
-    are stated in ``rai:dataCollection``, never taken for the dataset's own.
+    are stated in ``rai:dataCollection``, never taken for the dataset's own. The defect
+    rate measured by acceptance sampling (``synthfactory qa``), per run, is stated in
+    ``rai:dataAnnotationAnalysis`` (Croissant RAI 1.0: the analysis of the annotations'
+    quality).
     """
     from synthfactory.ledger import Ledger
     from synthfactory.store.lance import LanceStore
+    from synthfactory.verify.qa import run_quality
     from synthfactory.verify.tiers import tier_stats
     from synthfactory.workspace import Workspace
 
@@ -488,6 +499,7 @@ def croissant_metadata(
         runs = [r for r in ledger.runs() if r.dataset == dataset]
         counts = [ledger.counts(r.run_id) for r in runs]
         verdicts = [v for r in runs for v in ledger.verdicts(r.run_id)]
+        quality = [f"run {r.run_id}: {run_quality(ledger, r.run_id).describe()}" for r in runs]
     finally:
         ledger.close()
     if not runs:
@@ -578,6 +590,11 @@ def croissant_metadata(
         ),
         "rai:dataAnnotationProtocol": f"Automated tiered verification: {tier_text}.",
         "rai:dataAnnotationPlatform": "synthfactory verifiers (no human annotation)",
+        "rai:dataAnnotationAnalysis": (
+            "Acceptance sampling of stored examples by a stronger verifier (synthfactory qa): "
+            "defect rate = defective / judged with its Wilson 95% interval. "
+            + " ".join(f"{q}." for q in quality)
+        ),
         "rai:machineAnnotationTools": sorted(models),
     }
     if license:

@@ -63,6 +63,21 @@ class DedupDecision:
 
 
 @dataclass(frozen=True)
+class QaEntry:
+    """An acceptance-sampling check of a stored item (``synthfactory qa``): which verifier
+    said what (``correct``, ``defective``, ``unsure`` or ``error``), in which seeded sample,
+    and the digest of its reason (the reason itself stays in the ledger)."""
+
+    verifier: str
+    verdict: str
+    sample_seed: int
+    reason_digest: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_digest("QaEntry.reason_digest", self.reason_digest)
+
+
+@dataclass(frozen=True)
 class ProvenanceRecord:
     """One step attempt of one item, as the audit log keeps it forever.
 
@@ -71,7 +86,9 @@ class ProvenanceRecord:
     it and ``endpoint_role`` the recipe's role name: never a URL with credentials, never a key.
     ``licenses`` maps each input or model to its license or terms
     (``{"model:qwen2.5-coder-1.5b": "Apache-2.0"}``).
-    ``extra`` holds anything else JSON-ready a step wants to state.
+    ``extra`` holds anything else JSON-ready a step wants to state. ``qa`` marks a record
+    of an acceptance-sampling check (step ``qa``), made after the item was stored; it is
+    written only when set, so records without it encode as they always did.
     """
 
     item_id: str
@@ -101,6 +118,7 @@ class ProvenanceRecord:
     isolation_layers: tuple[str, ...] = ()
     verdicts: tuple[VerdictEntry, ...] = ()
     dedup: DedupDecision | None = None
+    qa: QaEntry | None = None
     decision: Decision | None = None
     error: str | None = None
     worker: str = ""
@@ -123,7 +141,7 @@ class ProvenanceRecord:
 
     def to_dict(self) -> dict[str, JSONValue]:
         """The record as plain JSON-ready data (the form that is canonically encoded)."""
-        return {
+        out: dict[str, JSONValue] = {
             "v": RECORD_VERSION,
             "item_id": self.item_id,
             "run_id": self.run_id,
@@ -182,6 +200,14 @@ class ProvenanceRecord:
             "licenses": normalize(self.licenses, "licenses"),
             "extra": normalize(self.extra, "extra"),
         }
+        if self.qa is not None:
+            out["qa"] = {
+                "verifier": self.qa.verifier,
+                "verdict": self.qa.verdict,
+                "sample_seed": self.qa.sample_seed,
+                "reason_digest": self.qa.reason_digest,
+            }
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProvenanceRecord:
@@ -190,7 +216,7 @@ class ProvenanceRecord:
             raise ValueError(f"unknown provenance record version {data.get('v')!r}")
         try:
             recipe, usage, when = data["recipe"], data["usage"], data["time"]
-            dedup = data["dedup"]
+            dedup, qa = data["dedup"], data.get("qa")
             return cls(
                 item_id=data["item_id"],
                 run_id=data["run_id"],
@@ -217,6 +243,7 @@ class ProvenanceRecord:
                 isolation_layers=tuple(data["isolation_layers"]),
                 verdicts=tuple(VerdictEntry(**v) for v in data["verdicts"]),
                 dedup=None if dedup is None else DedupDecision(**dedup),
+                qa=None if qa is None else QaEntry(**qa),
                 decision=data["decision"],
                 error=data["error"],
                 worker=data["worker"],
@@ -234,6 +261,7 @@ __all__ = [
     "Decision",
     "DedupDecision",
     "ProvenanceRecord",
+    "QaEntry",
     "ToolCall",
     "VerdictEntry",
 ]

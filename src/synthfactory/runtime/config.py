@@ -12,6 +12,10 @@ class RunConfig(BaseModel):
     until passed + in-flight reaches the target, so the dataset gets exactly ``target`` rows
     when every item passes; rejected and failed items are replaced by new ones, up to
     ``max_items`` in all.
+
+    ``max_defect_rate`` is the run's quality SLA: the run is releasable only once an
+    acceptance sample (``synthfactory qa``) puts the Wilson 95% upper bound of its defect
+    rate at or below it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -28,6 +32,9 @@ class RunConfig(BaseModel):
     strict_verifiers: bool = Field(
         default=False,
         description="stop the run when a tier's canary catch rate is below its floor",
+    )
+    max_defect_rate: float | None = Field(
+        default=None, gt=0, lt=1, description="quality SLA: the most defects tolerated"
     )
 
     @model_validator(mode="after")

@@ -52,7 +52,12 @@ class ProgressObserver(Protocol):
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What a run did: the JSON the CLI prints with ``--json``."""
+    """What a run did: the JSON the CLI prints with ``--json``.
+
+    ``quality`` is what acceptance sampling (``synthfactory qa``) measured: the defect-rate
+    estimate with its Wilson 95% bounds, the SLA, and whether the run is releasable
+    (:meth:`synthfactory.verify.qa.RunQuality.to_dict`).
+    """
 
     run_id: str
     status: str
@@ -77,6 +82,7 @@ class RunSummary:
     tiers: dict[str, dict[str, Any]] = field(default_factory=dict)
     diversity: dict[str, Any] = field(default_factory=dict)
     verifier_quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

@@ -9,6 +9,7 @@ from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
 from synthfactory.verify.canaries import Canaries, tier_quality
+from synthfactory.verify.qa import run_quality
 from synthfactory.verify.tiers import tier_stats
 from synthfactory.workspace import Workspace
 
@@ -69,6 +70,7 @@ def run_summary(
         tiers=tier_stats(ledger.verdicts(run_id)),
         diversity=diversity_report(ledger, run_id, run.config.get("diversity"), embedder),
         verifier_quality=verifier_quality(ledger, run_id, run.config.get("canaries")),
+        quality=run_quality(ledger, run_id).to_dict(),
     )
 
 
