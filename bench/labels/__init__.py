@@ -1,0 +1,1 @@
+"""Labels of the benchmark sets: trusted reference answers that no verifier may read."""
