@@ -74,7 +74,7 @@ def stored_rows(workspace: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any]:
-    from check_pyfunc import check_payload  # the bench directory, not a package
+    from check_pyfunc import check_payloads  # the bench directory, not a package
 
     ledger = Ledger(Workspace(workspace).ledger_path)
     try:
@@ -85,8 +85,10 @@ def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any
     finally:
         ledger.close()
     rows = stored_rows(workspace, run_id)
-    checks = [check_payload(row, pool) for row in rows]
-    labelled = [c for c in checks if c.task_id is not None and c.reason != "no reference"]
+    checks = check_payloads(rows, pool)
+    # Labelled: right in both parts, or wrong in one (the checker leaves a row unlabelled
+    # when it could not decide: no reference, or the sandbox could not run a job).
+    labelled = [c for c in checks if c.ok or c.solution_ok is False or c.tests_ok is False]
     wrong = [c for c in labelled if not c.ok]
     tasks = [c.task_id for c in checks]
     return {
@@ -98,8 +100,9 @@ def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any
         "usable_per_min": 60 * len(rows) / run.active_s if run.active_s else None,
         "labelled": len(labelled),
         "wrong": len(wrong),
-        "wrong_solution": sum(not c.solution_ok for c in wrong),
-        "wrong_tests": sum(not c.tests_ok for c in wrong),
+        "unlabelled": len(checks) - len(labelled),
+        "wrong_solution": sum(c.solution_ok is False for c in wrong),
+        "wrong_tests": sum(c.tests_ok is False for c in wrong),
         "distinct_tasks": len(set(tasks)),
         "defects": [{"item_id": c.item_id, "task": c.task_id, "reason": c.reason} for c in wrong],
         "pass_rate": {t: s["pass_rate"] for t, s in tiers.items()},
@@ -203,7 +206,8 @@ def main() -> None:
             ledger.close()
         if args.runs:
             run_ids = [r for r in run_ids if r in args.runs.split(",")]
-    with SandboxPool(workers=2) as pool:
+    # uids of their own: a measurement run's pool may be using the default ones.
+    with SandboxPool(workers=2, uid_base=1_900_400) as pool:
         runs = [report_run(args.workspace, run_id, pool) for run_id in run_ids]
     summary = summarize(args.label, runs)
     out = HERE / "results" / f"quality_{args.label}.json"
