@@ -1,7 +1,7 @@
 """Usable examples per minute of the main job (``pyfunc``) on the embedded models.
 
 For each model (0.5B, 1.5B) and parallel slot count (1, 2, 4, 8): a fresh workspace (no
-cache), ``run_recipe("pyfunc", target=T)`` with generator and judge on one local server,
+cache), ``run_recipe("pyfunc", target=T)`` with every role on one local server,
 wall time from the first request to the last commit (the server is started, and its
 weights assembled, before the clock starts). Prints a table, writes
 ``results/main_job.json``.
@@ -27,7 +27,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def one(model: str, slots: int, target: int) -> dict[str, object]:
-    specs = [f"generator=local:{model},parallel={slots}", f"judge=local:{model},parallel={slots}"]
+    from synthfactory.examples.pyfunc import recipe
+
+    # Every role the main job calls (only the generator since it lost its judge).
+    specs = [f"{role}=local:{model},parallel={slots}" for role in sorted(recipe.roles)]
     with local_endpoints(specs, cache_dir=default_cache_dir(os.environ)) as endpoints:
         config = RunConfig(target=target, seed=slots, max_items=target * 12)
         with tempfile.TemporaryDirectory() as ws:
@@ -67,14 +70,14 @@ def main() -> None:
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
     print(
         f"{'model':<20} {'slots':>5} {'usable/min':>10} {'stored/tried':>12} {'wall s':>7} "
-        f"{'tok/s':>6}  pass rates (cheap / sandbox / judge)"
+        f"{'tok/s':>6}  pass rates (cheap / grounded / sandbox)"
     )
     for r in rows:
         rates = r["pass_rate"]
         assert isinstance(rates, dict)
         shown = " / ".join(
             "-" if rates.get(t) is None else f"{rates[t]:.0%}"
-            for t in ("cheap", "sandbox", "judge")
+            for t in ("cheap", "grounded", "sandbox")
         )
         print(
             f"{r['model']:<20} {r['slots']:>5} {r['usable_per_min']:>10.1f} "

@@ -15,11 +15,11 @@ asks the ``generator`` role for the function and its tests as structured JSON. T
 4. ``tests_pass`` (tier ``sandbox``): the model's tests pass against its solution in the
    sandbox (a wrong test is a defect of the example too).
 
-Canaries measure tiers 2 and 3 while the run works (the known misreadings, correct
-solutions, and mutants of accepted solutions); ``status`` shows each tier's catch rate.
-There is no LLM judge: measured with canaries on the embedded 0.5B model, a judge passed
-every known-bad example it was shown (see ``bench/README.md``); pass ``--endpoint`` and
-a recipe of your own with a ``JudgeStep`` on a stronger model to add one.
+Canaries measure every tier while the run works (the known misreadings with the model's
+agreeing tests, correct solutions, and mutants of accepted solutions); ``status`` shows
+each tier's catch rate. There is no LLM judge: measured with canaries on the embedded 0.5B
+model it added cost and caught next to nothing (``bench/README.md``); a recipe of your own
+can add a ``JudgeStep`` on a stronger model, with a canary floor to hold it to.
 """
 
 from __future__ import annotations
@@ -221,7 +221,11 @@ def build_recipe(tasks_path: Path = TASKS_PATH) -> Recipe:
                 SwapAnswer(field="code.solution", name="task.function", task="task.id"),
             ),
             rate=0.5,
-            floors={"grounded": 0.5, "sandbox": 0.5},
+            # The grounded tier is what makes an example right: it must catch most known-bad
+            # answers. The model's own tests are measured and shown, not held to a floor:
+            # they share the model's reading of the task (the declared misreadings pass
+            # them by construction), and their job here is to be consistent with the code.
+            floors={"grounded": 0.8},
             min_count=10,
         ),
         dataset=Dataset(name="pyfunc", fields=("task", "style", "code")),
