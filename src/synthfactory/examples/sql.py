@@ -1,15 +1,16 @@
 """``sql``: text-to-SQL on a small shop database, with all three verification tiers.
 
 Each item samples a question, asks the ``generator`` role for a SQLite query as JSON, and
-then: tier 1 parses it (sqlglot, SQLite dialect); tier 2 runs it in the sandbox against the
-shipped database opened read-only (it must run and return rows), on every question tagged
-critical and a seeded 20% of the rest; tier 3 asks the ``judge`` role whether the query
-answers the question. Rebuild the database from ``shop.sql`` with
+then: tier 1 parses it (sqlglot, SQLite dialect); tier 2 runs it in the sandbox against a
+read-only in-memory copy of the shipped database (it must run and return rows), on every
+question tagged critical and a seeded 20% of the rest; tier 3 asks the ``judge`` role
+whether the query answers the question. Rebuild the database from ``shop.sql`` with
 ``python -m synthfactory.examples.sql --build``.
 """
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import sys
 from pathlib import Path
@@ -45,11 +46,16 @@ QUESTIONS = (
     ("List each customer with the number of distinct products they bought.", True),
 )
 
-# The database path goes in as a Jinja literal; the SQL as a JSON (so Python) string.
+# The database travels inside the job as bytes and is opened in memory with query_only:
+# the sandbox may read only the interpreter's own paths, where the shipped file need not lie
+# (a git worktree, a copied recipe). The SQL goes in as a JSON (so Python) string.
 RUN_QUERY = (
-    "import json, sqlite3, sys\n"
+    "import base64, json, sqlite3, sys\n"
+    f"data = base64.b64decode({base64.b64encode(DATABASE.read_bytes()).decode()!r})\n"
     "sql = {{ answer.sql | tojson }}\n"
-    "db = sqlite3.connect({{ database | tojson }}, uri=True)\n"
+    "db = sqlite3.connect(':memory:')\n"
+    "db.deserialize(data)\n"
+    "db.execute('PRAGMA query_only = ON')\n"
     "rows = db.execute(sql).fetchall()\n"
     "print(json.dumps(rows[:20], default=str))\n"
     "if not rows:\n"
@@ -104,8 +110,6 @@ recipe = Recipe(
             "question": q,
             "critical": critical,
             "schema": SCHEMA,
-            # Read-only and immutable: the query can read the shipped file, never change it.
-            "database": f"file:{DATABASE.as_posix()}?mode=ro&immutable=1",
         }
         for q, critical in QUESTIONS
     ),
