@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from synthfactory.errors import RecipeError
+from synthfactory.verdict import Verdict
 from synthfactory.verify import checks
 from synthfactory.verify.checks import CHECKS, build_check, get_path
-from synthfactory.verdict import Verdict
 
 
 def run(name: str, payload: Mapping[str, Any], **options: Any) -> Verdict:
@@ -34,6 +34,7 @@ def test_checks_mapping_is_read_only_and_complete() -> None:
         "python_syntax",
         "python_compiles",
         "sql_parses",
+        "sql_plans",
         "math_equivalent",
         "tool_call",
         "pydantic_model",
@@ -158,7 +159,14 @@ def test_check_fails_with_a_reason(
 
 def test_every_check_has_a_passing_and_a_failing_case() -> None:
     # The later checks have their cases in test_validators.py.
-    later = {"python_compiles", "sql_parses", "math_equivalent", "tool_call", "pydantic_model"}
+    later = {
+        "python_compiles",
+        "sql_parses",
+        "sql_plans",
+        "math_equivalent",
+        "tool_call",
+        "pydantic_model",
+    }
     assert {case[0] for case in PASSING} == set(CHECKS) - later
     assert {case[0] for case in FAILING} == set(CHECKS) - later
 

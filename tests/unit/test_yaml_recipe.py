@@ -12,7 +12,6 @@ import pytest
 
 from synthfactory.errors import RecipeError
 from synthfactory.recipe import yaml_recipe
-from synthfactory.verify.checks import CHECKS
 from synthfactory.recipe.model import (
     Dataset,
     JudgeStep,
@@ -25,6 +24,7 @@ from synthfactory.recipe.model import (
 from synthfactory.recipe.samplers import Choice, RandInt, Uniform, Weighted, choice, weighted
 from synthfactory.recipe.yaml_recipe import load_yaml_recipe
 from synthfactory.verdict import Verdict
+from synthfactory.verify.checks import CHECKS
 
 
 def write(directory: Path, text: str, name: str = "recipe.yaml") -> Path:

@@ -1,0 +1,1 @@
+"""Labelled evaluation sets: reference answers that only the benchmarks read, never a verifier."""
