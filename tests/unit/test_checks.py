@@ -34,6 +34,7 @@ def test_checks_mapping_is_read_only_and_complete() -> None:
         "python_syntax",
         "python_compiles",
         "sql_parses",
+        "sql_plans",
         "math_equivalent",
         "tool_call",
         "pydantic_model",
@@ -158,7 +159,14 @@ def test_check_fails_with_a_reason(
 
 def test_every_check_has_a_passing_and_a_failing_case() -> None:
     # The later checks have their cases in test_validators.py.
-    later = {"python_compiles", "sql_parses", "math_equivalent", "tool_call", "pydantic_model"}
+    later = {
+        "python_compiles",
+        "sql_parses",
+        "sql_plans",
+        "math_equivalent",
+        "tool_call",
+        "pydantic_model",
+    }
     assert {case[0] for case in PASSING} == set(CHECKS) - later
     assert {case[0] for case in FAILING} == set(CHECKS) - later
 

@@ -1,75 +1,103 @@
 """``sql``: text-to-SQL on a small shop database, with all three verification tiers.
 
-Each item samples a question, asks the ``generator`` role for a SQLite query as JSON, and
-then: tier 1 parses it (sqlglot, SQLite dialect); tier 2 runs it in the sandbox against the
-shipped database opened read-only (it must run and return rows), on every question tagged
-critical and a seeded 20% of the rest; tier 3 asks the ``judge`` role whether the query
-answers the question. Rebuild the database from ``shop.sql`` with
-``python -m synthfactory.examples.sql --build``.
+Each item takes a question from the bank (``sql_questions.jsonl``: the question, what the
+answer holds in plain words and how many columns that is, and whether it is critical),
+asks the ``generator`` role for a SQLite query as JSON, and then:
+
+- tier 1 (``plans``): SQLite must plan the query against the schema alone (an in-memory
+  database with the tables and no rows; nothing runs), which catches unknown tables and
+  columns, misused aggregates and writes;
+- tier 2 (``executes``), on every item: the query runs in the sandbox on a read-only copy
+  of the shipped database and must return rows, no column that is NULL in every row, and
+  exactly the columns the question asks for;
+- tier 3 (``answers``): the ``judge`` role is asked whether the query answers the question.
+
+The prompt shows the schema and the values stored in the few low-cardinality text columns
+(the categories as written in the data), which the schema alone does not tell.
+Rebuild the database from ``shop.sql`` with ``python -m synthfactory.examples.sql --build``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
-from synthfactory.recipe.model import (
-    Dataset,
-    JudgeStep,
-    ModelStep,
-    Recipe,
-    SandboxStep,
-    VerificationPolicy,
-    VerifyStep,
-)
+from synthfactory.recipe.model import Dataset, JudgeStep, ModelStep, Recipe, VerifyStep
 from synthfactory.verify.checks import build_check
+from synthfactory.verify.sandbox_checks import sql_result
 
 HERE = Path(__file__).resolve().parent
 DATABASE = HERE / "shop.sqlite"
 SCHEMA = (HERE / "shop.sql").read_text().split("INSERT INTO")[0].strip()
+BANK = HERE / "sql_questions.jsonl"
 
-#: (question, critical): joins and aggregates are where text-to-SQL goes wrong.
-QUESTIONS = (
-    ("How many customers are there?", False),
-    ("List the names of all customers from the US.", False),
-    ("What is the most expensive product?", False),
-    ("List the products in the books category with their prices.", False),
-    ("How many orders were placed in 2024?", False),
-    ("What is the average price of hardware products?", False),
-    ("Which customers joined in 2024?", False),
-    ("How many products does each category have?", False),
-    ("What is the total quantity of keyboards ordered?", True),
-    ("Which customer placed the most orders?", True),
-    ("What is the total revenue (price times quantity) per country?", True),
-    ("List each customer with the number of distinct products they bought.", True),
+
+def load_questions(path: Path = BANK) -> tuple[dict[str, Any], ...]:
+    """The question bank: one JSON object per line with ``question``, ``returns`` (what the
+    answer holds, in words), ``columns`` (how many) and ``critical``."""
+    questions = tuple(json.loads(line) for line in path.read_text().splitlines() if line)
+    for q in questions:
+        if not (
+            isinstance(q.get("question"), str)
+            and isinstance(q.get("returns"), str)
+            and isinstance(q.get("columns"), int)
+            and isinstance(q.get("critical"), bool)
+        ):
+            raise ValueError(f"{path}: malformed question {q!r}")
+    return questions
+
+
+def stored_values(database: Path = DATABASE, max_distinct: int = 10) -> str:
+    """The values of the text columns that hold a few repeated values (categories, countries),
+    one line per column: what a query's string literals must match, which the schema alone
+    does not say. Columns whose values are all different (names) are left out."""
+    lines = []
+    with contextlib.closing(
+        sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    ) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type='table'")]
+        for table in tables:
+            for _, column, kind, *_ in db.execute(f"PRAGMA table_info({table})").fetchall():
+                if kind.upper() != "TEXT":
+                    continue
+                rows, distinct = db.execute(
+                    f"SELECT COUNT(*), COUNT(DISTINCT {column}) FROM {table}"
+                ).fetchone()
+                if distinct > max_distinct or distinct >= rows:
+                    continue
+                values = [
+                    r[0] for r in db.execute(f"SELECT DISTINCT {column} FROM {table} ORDER BY 1")
+                ]
+                lines.append(f"{table}.{column}: " + ", ".join(f"'{v}'" for v in values))
+    return "\n".join(lines)
+
+
+QUESTIONS = load_questions()
+
+PROMPT = (
+    "Database schema:\n{{ schema }}\n\n"
+    "{% if values %}Values stored in some text columns (compare with them exactly):\n"
+    "{{ values }}\n\n{% endif %}"
+    "Question: {{ question }}\n"
+    "The answer holds {{ returns }}: exactly {{ columns }} column(s), nothing else.\n"
+    "Give sql (one SQLite SELECT statement answering the question) and "
+    "explanation (one sentence)."
 )
 
-# The database path goes in as a Jinja literal; the SQL as a JSON (so Python) string.
-RUN_QUERY = (
-    "import json, sqlite3, sys\n"
-    "sql = {{ answer.sql | tojson }}\n"
-    "db = sqlite3.connect({{ database | tojson }}, uri=True)\n"
-    "rows = db.execute(sql).fetchall()\n"
-    "print(json.dumps(rows[:20], default=str))\n"
-    "if not rows:\n"
-    "    sys.exit('the query returned no rows')\n"
-)
 
-recipe = Recipe(
-    name="sql",
-    version="1",
-    description="Text-to-SQL on a shop database: parsed, executed read-only, judged.",
-    steps=(
+def build_recipe(*, values: bool = True, judge: bool = True) -> Recipe:
+    """The recipe; ``values=False`` leaves the stored values out of the prompt and
+    ``judge=False`` drops the judge tier (both for measuring what they bring)."""
+    steps: list[Any] = [
         ModelStep(
             name="write",
             role="generator",
             system="You translate questions into SQLite queries. Answer in JSON.",
-            prompt=(
-                "Database schema:\n{{ schema }}\n\nQuestion: {{ question }}\n"
-                "Give sql (one SQLite SELECT statement answering the question) and "
-                "explanation (one sentence)."
-            ),
+            prompt=PROMPT,
             schema={
                 "type": "object",
                 "properties": {
@@ -83,35 +111,40 @@ recipe = Recipe(
             params={"temperature": 0.3, "max_tokens": 200},
         ),
         VerifyStep(
-            name="parses",
-            fn=build_check("sql_parses", {"field": "answer.sql", "dialect": "sqlite"}),
+            name="plans", fn=build_check("sql_plans", {"field": "answer.sql", "schema": SCHEMA})
         ),
-        SandboxStep(name="executes", code=RUN_QUERY, timeout_s=5.0),
-        JudgeStep(
-            name="answers",
-            rubric=(
-                "Database schema:\n{{ schema }}\n\nQuestion: {{ question }}\n"
-                "Proposed SQL: {{ answer.sql }}\n\n"
-                "Does this query correctly answer the question on this schema? "
-                "Score 10 if exactly right, 1 if wrong."
-            ),
-            threshold=6,
+        sql_result("executes", DATABASE, field="answer.sql", columns_field="columns"),
+    ]
+    if judge:
+        steps.append(
+            JudgeStep(
+                name="answers",
+                rubric=(
+                    "Database schema:\n{{ schema }}\n\nQuestion: {{ question }}\n"
+                    "The answer should hold {{ returns }}.\n"
+                    "Proposed SQL: {{ answer.sql }}\n\n"
+                    "Does this query correctly answer the question on this schema? "
+                    "Score 10 if exactly right, 1 if wrong."
+                ),
+                threshold=6,
+            )
+        )
+    shown = stored_values() if values else ""
+    return Recipe(
+        name="sql",
+        version="2",
+        description=(
+            "Text-to-SQL on a shop database: planned against the schema, executed read-only "
+            "on every item, judged."
         ),
-    ),
-    # Items cycle through the questions; each asks with its own seed, so repeats differ.
-    seeds=tuple(
-        {
-            "question": q,
-            "critical": critical,
-            "schema": SCHEMA,
-            # Read-only and immutable: the query can read the shipped file, never change it.
-            "database": f"file:{DATABASE.as_posix()}?mode=ro&immutable=1",
-        }
-        for q, critical in QUESTIONS
-    ),
-    policy=VerificationPolicy(sample_rate=0.2),
-    dataset=Dataset(name="sql", fields=("question", "answer")),
-)
+        steps=tuple(steps),
+        # Items cycle through the bank; each asks with its own seed, so repeats differ.
+        seeds=tuple({**q, "schema": SCHEMA, "values": shown} for q in QUESTIONS),
+        dataset=Dataset(name="sql", fields=("question", "answer")),
+    )
+
+
+recipe = build_recipe()
 
 
 def build_database(path: Path = DATABASE) -> None:

@@ -51,6 +51,7 @@ CHECKS: Mapping[str, CheckFactory] = MappingProxyType(
         "python_syntax": factory("python_syntax", code_checks.python_syntax),
         "python_compiles": factory("python_compiles", code_checks.python_compiles),
         "sql_parses": factory("sql_parses", code_checks.sql_parses),
+        "sql_plans": factory("sql_plans", code_checks.sql_plans),
         "math_equivalent": factory("math_equivalent", code_checks.math_equivalent),
         "tool_call": factory("tool_call", code_checks.tool_call),
         "pydantic_model": factory("pydantic_model", code_checks.pydantic_model),

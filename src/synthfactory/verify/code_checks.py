@@ -1,5 +1,6 @@
 """Built-in checks that read code or structured answers without running them: Python
-syntax and compilation, SQL parsing, math equivalence, tool calls, pydantic models.
+syntax and compilation, SQL parsing and planning, math equivalence, tool calls, pydantic
+models.
 
 Nothing here executes generated code; that is the sandbox tier's job.
 """
@@ -7,7 +8,11 @@ Nothing here executes generated code; that is the sandbox tier's job.
 from __future__ import annotations
 
 import ast
+import contextlib
+import re
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from synthfactory.errors import MissingDependencyError, RecipeError
@@ -87,6 +92,133 @@ def sql_parses(field: str, dialect: str | None = None) -> Check:
             return Verdict.reject(f"field {field!r} is not valid SQL: {first}")
         if not any(s is not None for s in statements):
             return Verdict.reject(f"field {field!r} holds no SQL statement")
+        return Verdict.ok()
+
+    return verify
+
+
+#: The authorizer actions a read-only query needs; everything else (writes, PRAGMA,
+#: ATTACH, schema changes, transactions) is refused while the statement is prepared.
+_READ_ACTIONS = frozenset(
+    {
+        sqlite3.SQLITE_SELECT,
+        sqlite3.SQLITE_READ,
+        sqlite3.SQLITE_FUNCTION,
+        sqlite3.SQLITE_RECURSIVE,
+    }
+)
+_READ_KEYWORDS = ("select", "with", "values")
+_SQL_COMMENT = re.compile(r"\s+|--[^\n]*(\n|$)|/\*.*?(\*/|$)", re.DOTALL)
+
+
+def _schema_ddl(schema: object, database: object) -> list[str]:
+    """The CREATE statements to build the empty planning database from."""
+    if (schema is None) == (database is None):
+        raise RecipeError(
+            "check 'sql_plans': give exactly one of 'schema' (DDL text) or 'database' "
+            "(a SQLite file whose schema is used)",
+            option="schema",
+        )
+    if schema is not None:
+        if not isinstance(schema, str) or not schema.strip():
+            raise RecipeError(
+                "check 'sql_plans': option 'schema' must be CREATE statements", option="schema"
+            )
+        return [schema]
+    path = Path(str(database))
+    if not path.is_file():
+        raise RecipeError(f"check 'sql_plans': no database file at {path}", option="database")
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        ) as db:
+            rows = db.execute(
+                "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            ).fetchall()
+    except sqlite3.Error as err:
+        raise RecipeError(
+            f"check 'sql_plans': cannot read the schema of {path}: {err}", option="database"
+        ) from None
+    return [f"{sql};" for (sql,) in rows]
+
+
+def _first_keyword(sql: str) -> str:
+    rest = sql
+    while True:
+        stripped = _SQL_COMMENT.match(rest)
+        if stripped is None or not stripped.group(0):
+            break
+        rest = rest[stripped.end() :]
+    rest = rest.lstrip("(")
+    return re.split(r"[^A-Za-z]", rest, maxsplit=1)[0].lower()
+
+
+def sql_plans(
+    field: str, schema: str | None = None, database: str | None = None, max_length: int = 20_000
+) -> Check:
+    """SQLite must be able to plan the query against the schema; nothing runs, no data is read.
+
+    Options: ``field`` (the dotted path of the SQL); exactly one of ``schema`` (CREATE
+    statements) or ``database`` (a SQLite file, opened read-only at load, whose CREATE
+    statements are used, never its rows); ``max_length`` (longest SQL accepted, characters).
+
+    The query is prepared with ``EXPLAIN`` in an in-memory database holding only the
+    schema, so unknown tables, columns and functions, ambiguous column names, misused
+    aggregates and syntax errors are caught, but the query is never executed and sees no
+    data. It must be one read-only statement: anything else (a write, PRAGMA, ATTACH,
+    several statements) is refused by an authorizer while it is prepared.
+    """
+    parts = field_parts("sql_plans", field)
+    ddl = _schema_ddl(schema, database)
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+        raise RecipeError(
+            f"check 'sql_plans': option 'max_length' must be a positive integer, "
+            f"got {short(max_length)}",
+            option="max_length",
+        )
+    # Check the schema once at load, so a broken one is the recipe's error, not every item's.
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        try:
+            for statement in ddl:
+                db.executescript(statement)
+        except sqlite3.Error as err:
+            raise RecipeError(
+                f"check 'sql_plans': the schema does not build: {err}",
+                option="schema" if schema is not None else "database",
+            ) from None
+
+    def authorize(action: int, *_: object) -> int:
+        return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
+
+    def verify(payload: Payload) -> Verdict:
+        sql, missing = lookup(field, parts, payload)
+        if missing is not None:
+            return missing
+        if not isinstance(sql, str) or not sql.strip():
+            return Verdict.reject(f"field {field!r} is not a non-empty SQL string")
+        if len(sql) > max_length:
+            return Verdict.reject(f"field {field!r} is longer than {max_length} characters")
+        keyword = _first_keyword(sql)
+        if keyword not in _READ_KEYWORDS:
+            return Verdict.reject(
+                f"field {field!r} is not a read-only query: it starts with {keyword or sql[:20]!r}"
+            )
+        # A fresh database per call: cheap (the schema only) and safe across threads.
+        with contextlib.closing(sqlite3.connect(":memory:")) as db:
+            for statement in ddl:
+                db.executescript(statement)
+            db.set_authorizer(authorize)
+            try:
+                db.execute(f"EXPLAIN {sql}")
+            except sqlite3.ProgrammingError as err:  # several statements
+                return Verdict.reject(f"field {field!r} is not a single statement: {err}")
+            except sqlite3.DatabaseError as err:
+                if "not authorized" in str(err):
+                    return Verdict.reject(f"field {field!r} is not a read-only query: {err}")
+                return Verdict.reject(f"field {field!r} does not plan against the schema: {err}")
+            except (sqlite3.Warning, ValueError, OverflowError) as err:
+                return Verdict.reject(f"field {field!r} cannot be prepared: {err}")
         return Verdict.ok()
 
     return verify
