@@ -164,7 +164,16 @@ async def test_the_verification_pool_grows_when_saturated_and_shrinks_when_idle(
     await executor.start(source, {})
     try:
         payload = {"answer": {"fact": "Honeybees dance to share where flowers are."}}
-        outcomes = await asyncio.gather(*(executor.run_step("check", payload) for _ in range(400)))
+        # Keep the pool saturated in waves until the second actor has started and served:
+        # on a loaded 2-core machine an actor can take longer to start than one wave lasts.
+        # A pool that never grows still fails, after the deadline.
+        outcomes: list[Any] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            wave = await asyncio.gather(*(executor.run_step("check", payload) for _ in range(400)))
+            outcomes.extend(wave)
+            if len({o.worker for o in wave}) == 2:
+                break
         assert all(o.verdict is not None and o.verdict.passed for o in outcomes)
         workers = {o.worker for o in outcomes}
         assert len(workers) == 2, "a saturated pool should have grown to its maximum"
