@@ -82,6 +82,7 @@ def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any
         tiers = tier_stats(ledger.verdicts(run_id))
         quality = verifier_quality(ledger, run_id, run.config.get("canaries"))
         counts = ledger.counts(run_id)
+        usage = ledger.usage(run_id)
     finally:
         ledger.close()
     rows = stored_rows(workspace, run_id)
@@ -98,6 +99,11 @@ def report_run(workspace: Path, run_id: str, pool: SandboxPool) -> dict[str, Any
         "tried": sum(counts.values()),
         "active_s": run.active_s,
         "usable_per_min": 60 * len(rows) / run.active_s if run.active_s else None,
+        # Machine-independent cost of the run (this machine's speed varies 3-4x with its
+        # neighbours): model calls and generated tokens, canaries' included.
+        "model_calls": usage["model_calls"],
+        "completion_tokens": usage["completion_tokens"],
+        "prompt_tokens": usage["prompt_tokens"],
         "labelled": len(labelled),
         "wrong": len(wrong),
         "unlabelled": len(checks) - len(labelled),
@@ -128,6 +134,12 @@ def summarize(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "wrong": wrong,
         "defect_rate": Rate(wrong, labelled).to_dict(),
         "usable_per_min": stored / minutes if minutes else None,
+        "completion_tokens_per_usable": (
+            sum(r.get("completion_tokens", 0) for r in runs) / stored if stored else None
+        ),
+        "model_calls_per_usable": (
+            sum(r.get("model_calls", 0) for r in runs) / stored if stored else None
+        ),
         "canary_catch_rate": {t: Rate(k, n).to_dict() for t, (k, n) in caught.items()},
     }
 
@@ -150,7 +162,9 @@ def show(summary: dict[str, Any]) -> None:
     print(
         f"defect rate {dr['k']}/{dr['n']} = {dr['rate']:.1%} "
         f"(Wilson 95% {dr['low']:.1%} to {dr['high']:.1%}); "
-        f"usable per minute {summary['usable_per_min']:.2f}"
+        f"usable per minute {summary['usable_per_min']:.2f}; per usable: "
+        f"{summary['model_calls_per_usable'] or 0:.2f} model calls, "
+        f"{summary['completion_tokens_per_usable'] or 0:.0f} generated tokens"
     )
     for tier, c in summary["canary_catch_rate"].items():
         rate = "-" if c["rate"] is None else f"{c['rate']:.0%}"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from synthfactory.dedup import DedupIndex, Duplicate, ExactIndex, MinHashIndex, SemanticIndex
+from synthfactory.dedup.index import ForgettingIndex
 
 from .conftest import BagOfWordsEmbedder
 
@@ -156,3 +157,18 @@ def test_band_runs_merge_like_a_stable_sort() -> None:
         order = np.argsort(np.concatenate([old, new]), kind="stable")
         assert (keys == np.concatenate([old, new])[order]).all()
         assert (items == np.concatenate([old_items, new_items])[order]).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "minhash"])
+def test_a_forgotten_text_no_longer_blocks_its_duplicates(method: str) -> None:
+    index = ExactIndex() if method == "exact" else MinHashIndex(threshold=0.5, shingle=2)
+    assert isinstance(index, ForgettingIndex)
+    text = "Honeybees communicate the direction of food with a waggle dance."
+    assert index.check_add(["a", "b"], ["Octopuses have three hearts.", text]) == [None, None]
+    assert index.check_add(["c"], [text])[0] is not None  # negative control: still remembered
+    assert index.discard("b") and not index.discard("b") and not index.discard("nope")
+    assert len(index) == 1
+    assert index.check_add(["d"], [text]) == [None]  # b was forgotten: d is new
+    duplicate = index.check_add(["e"], [text])[0]
+    assert duplicate is not None and duplicate.of == "d"  # and d is remembered in its place
+    assert index.check_add(["f"], ["Octopuses have three hearts."])[0] is not None

@@ -16,6 +16,7 @@ from synthfactory.recipe.samplers import choice, randint
 from synthfactory.runtime.audit import open_workspace_log
 from synthfactory.store.lance import LanceStore
 from synthfactory.testing import FakeServer, FakeServerConfig
+from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
 
 # A model with three ideas in all, picked by the nonce's last digit. The near variants
@@ -212,3 +213,40 @@ def test_semantic_dedup_embeds_each_text_once_across_runs(tmp_path: Path) -> Non
     assert after_first <= 20 + 1  # each answer once, and one probe for the vector length
     assert second.status == "exhausted"  # every item repeats a stored one
     assert after_second == after_first  # nothing embedded twice
+
+
+def one_nonce_in_four(item: dict) -> Verdict:
+    """Rejects three answers in four (by the nonce), so tasks see rejections before a pass."""
+    return Verdict.ok() if item["nonce"] % 4 == 0 else Verdict.reject("nonce not a multiple of 4")
+
+
+def test_a_rejected_item_does_not_block_its_content_from_being_made_again(tmp_path: Path) -> None:
+    """A pre-generation gate on the task: the first answer to each task is rejected by a
+    later verifier, so the task must be free again for another item, which is stored."""
+    from synthfactory.recipe.model import VerifyStep
+
+    recipe = Recipe(
+        name="tasks_once",
+        samplers={"task": choice(["a", "b", "c"]), "nonce": randint(0, 10**6)},
+        steps=(
+            DedupStep(name="new_task", field="task", method="exact", patience=200),
+            ModelStep(name="write", prompt="Task {{ task }}. nonce: {{ nonce }}", output="fact"),
+            VerifyStep(name="odd", fn=one_nonce_in_four),
+        ),
+    )
+    with FakeServer(FakeServerConfig()) as server:
+        summary = _run(recipe, tmp_path / "ws", server, target=3)
+    assert summary.status == "finished", summary.message
+    rows = LanceStore(Workspace(tmp_path / "ws").dataset_uri("tasks_once")).read().to_pylist()
+    assert sorted(r["task"] for r in rows) == ["a", "b", "c"]  # one per task, all three
+    ledger = Ledger(Workspace(tmp_path / "ws").ledger_path)
+    try:
+        items = ledger.items(summary.run_id)
+    finally:
+        ledger.close()
+    rejected_by_check = [
+        i for i in items if i.state == "rejected" and i.verdicts[-1]["step"] == "odd"
+    ]
+    retried = {i.payload["task"] for i in rejected_by_check} & {r["task"] for r in rows}
+    # Negative control: without forgetting, a task rejected once could never be stored.
+    assert retried, "no task was rejected and then stored: the test proves nothing"

@@ -51,7 +51,10 @@ BANK = [
 
 
 def _answer(name: str, solution: str, tests: list[str]) -> str:
-    return json.dumps({"function_name": name, "solution": solution, "tests": tests})
+    """The answer in the form the recipe asks for: one fenced block, function then asserts
+    (``name`` is what the parser must find)."""
+    assert f"def {name}(" in solution
+    return "```python\n" + solution + "\n" + "\n".join(tests) + "\n```\nDone."
 
 
 SCRIPTS = [
@@ -129,3 +132,33 @@ def test_misread_tasks_are_rejected_by_the_tasks_own_examples(tmp_path: Path) ->
     # Canaries measured both sandbox tiers; the grounded tier caught the known misreadings.
     quality = summary.verifier_quality
     assert quality["grounded"]["catch_rate"]["n"] > 0
+
+
+def test_an_answer_the_parser_cannot_use_is_an_invalid_attempt_and_is_retried(
+    tmp_path: Path,
+) -> None:
+    """The signature alone (what JSON-constrained decoding used to produce) parses to no
+    function body: each attempt is recorded as invalid with the parser's reason, and the
+    item fails after the step's attempts instead of reaching a verifier."""
+    bank = tmp_path / "tasks.jsonl"
+    bank.write_text("".join(json.dumps(t) + "\n" for t in BANK))
+    ws = tmp_path / "ws"
+    scripts = [("named ", "```python\ndef reverse_string(s):\n```")]
+    with FakeServer(FakeServerConfig(scripts=scripts)) as server:
+        summary = asyncio.run(
+            run_recipe(
+                build_recipe(bank),
+                workspace=ws,
+                config=RunConfig(target=1, seed=1, max_items=1),
+                endpoints=[EndpointConfig(role="generator", url=server.url)],
+            )
+        )
+    assert summary.failed == 1 and summary.stored == 0
+    ledger = Ledger(Workspace(ws).ledger_path)
+    try:
+        (item,) = ledger.items(summary.run_id)
+        writes = [a for a in ledger.attempts(item.item_id) if a.step == "write"]
+    finally:
+        ledger.close()
+    assert [a.status for a in writes] == ["invalid"] * 3
+    assert all("could not be parsed: the code does not parse" in (a.error or "") for a in writes)

@@ -933,3 +933,22 @@ def test_judge_step_and_policy(tmp_path: Path) -> None:
     assert recipe.roles == {"generator", "judge"}
     path.write_text(path.read_text().replace("threshold: 8", "threshold: 11"))
     assert "steps[1].judge.threshold" in load_error(path)
+
+
+def test_a_model_step_can_parse_free_text_instead_of_asking_for_a_schema(tmp_path: Path) -> None:
+    from synthfactory.recipe.parsers import python_code
+
+    with_parser = MODEL_ONLY.replace(
+        "schema: {type: object, properties: {text: {type: string}}}",
+        "parse: synthfactory.recipe.parsers:python_code",
+    )
+    step = load_yaml_recipe(write(tmp_path, with_parser)).step("write")
+    assert isinstance(step, ModelStep) and step.parse is python_code and step.schema is None
+    # The parser is part of what the recipe is: another parser is another digest.
+    assert step.describe()["parse"] == "synthfactory.recipe.parsers:python_code"
+    both = MODEL_ONLY.replace(
+        "params: {temperature: 0.5}",
+        "params: {temperature: 0.5}\n          parse: synthfactory.recipe.parsers:python_code",
+    )
+    path = write(tmp_path, both, "both.yaml")
+    assert "give a schema or a parse function, not both" in load_error(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from synthfactory.dedup.normalize import normalize
 
@@ -45,6 +45,17 @@ class DedupIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class ForgettingIndex(DedupIndex, Protocol):
+    """An index that can also forget a text it added: an item that passed a dedup step and
+    was then rejected must not block a later item of the same content (a task answered
+    wrongly may be answered again)."""
+
+    def discard(self, key: str) -> bool:
+        """Forget the text added under ``key``; False if there was none."""
+        ...
+
+
 def check_lengths(keys: Sequence[str], texts: Sequence[str]) -> None:
     """Raise ``ValueError`` unless ``keys`` and ``texts`` pair up one to one."""
     if len(keys) != len(texts):
@@ -63,6 +74,7 @@ class ExactIndex:
         """``strip_punctuation`` also makes texts equal that differ only in punctuation."""
         self._strip_punctuation = strip_punctuation
         self._seen: dict[bytes, str] = {}
+        self._digests: dict[str, bytes] = {}  # key -> digest, to forget by key
 
     def digest(self, text: str) -> bytes:
         """The 16-byte digest under which ``text`` is remembered."""
@@ -79,13 +91,22 @@ class ExactIndex:
             first = seen.get(digest)
             if first is None:
                 seen[digest] = key
+                self._digests[key] = digest
                 out.append(None)
             else:
                 out.append(Duplicate(of=first, method="exact", similarity=1.0))
         return out
 
+    def discard(self, key: str) -> bool:
+        """See :meth:`ForgettingIndex.discard`."""
+        digest = self._digests.pop(key, None)
+        if digest is None:
+            return False
+        del self._seen[digest]
+        return True
+
     def __len__(self) -> int:
         return len(self._seen)
 
 
-__all__ = ["DedupIndex", "Duplicate", "ExactIndex", "check_lengths"]
+__all__ = ["DedupIndex", "Duplicate", "ExactIndex", "ForgettingIndex", "check_lengths"]

@@ -280,13 +280,24 @@ class MinHashIndex:
         if self.bands * self.rows > num_perm:
             raise ValueError(f"{self.bands} bands x {self.rows} rows exceed num_perm={num_perm}")
         self._keys: list[str] = []
+        self._numbers: dict[str, int] = {}  # key -> position in _keys, to forget by key
+        self._dead: set[int] = set()  # forgotten positions: never a match again
         # Fixed-size blocks, never copied as the index grows (a doubling array briefly
         # holds 1.5x its size at each growth).
         self._blocks: list[U16] = []
         self._table = _BandTable()
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) - len(self._dead)
+
+    def discard(self, key: str) -> bool:
+        """See :meth:`synthfactory.dedup.index.ForgettingIndex.discard`. The signature
+        stays in its bands (as a tombstone, 2 bytes per permutation) and never matches."""
+        number = self._numbers.pop(key, None)
+        if number is None:
+            return False
+        self._dead.add(number)
+        return True
 
     def _similarity(self, stored: U16, row: U16) -> npt.NDArray[np.float64]:
         """Estimated Jaccard of ``row`` with each row of ``stored`` (b-bit corrected)."""
@@ -349,6 +360,8 @@ class MinHashIndex:
     ) -> tuple[str, float] | None:
         """The most similar candidate at or above the threshold (earliest on ties)."""
         best: tuple[str, float] | None = None
+        if self._dead:
+            stored = [n for n in stored if n not in self._dead]
         if stored:
             sims = self._similarity(self._stored_signatures(stored), row)
             top = int(np.argmax(sims))
@@ -368,6 +381,7 @@ class MinHashIndex:
     def _add(self, keys: list[str], signatures: U16) -> None:
         start = len(self._keys)
         self._keys += keys
+        self._numbers.update((key, start + i) for i, key in enumerate(keys))
         done = 0
         while done < len(keys):
             number = start + done

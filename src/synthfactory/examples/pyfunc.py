@@ -2,7 +2,8 @@
 
 Each item draws a task from a bank of MBPP-style tasks (``pyfunc_tasks.jsonl``: a
 description, the function's name and two or three input/output examples as asserts) and
-asks the ``generator`` role for the function and its tests as structured JSON. Then:
+asks the ``generator`` role for the function and its tests in one fenced code block, split
+by :func:`~synthfactory.recipe.parsers.python_code` into solution and tests. Then:
 
 1. ``new_task`` (dedup, before any model call): one example per task in a dataset, so ten
    examples are ten different things and no call is spent on a repeat.
@@ -31,6 +32,7 @@ from typing import Any
 import orjson
 
 from synthfactory.recipe.model import Dataset, DedupStep, ModelStep, Recipe, VerifyStep
+from synthfactory.recipe.parsers import python_code
 from synthfactory.recipe.samplers import choice
 from synthfactory.recipe.seed_data import rows
 from synthfactory.verdict import Verdict
@@ -50,22 +52,10 @@ def load_tasks(path: Path = TASKS_PATH) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-CODE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "function_name": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
-        "solution": {"type": "string", "pattern": "^def ", "minLength": 10},
-        # One assert per entry: constrained decoding then writes real assert statements.
-        "tests": {
-            "type": "array",
-            "items": {"type": "string", "pattern": "^assert "},
-            "minItems": 2,
-            "maxItems": 5,
-        },
-    },
-    "required": ["function_name", "solution", "tests"],
-    "additionalProperties": False,
-}
+#: The answer is a fenced code block, not JSON: inside a JSON string the 0.5B model often
+#: stops after the signature (see :mod:`synthfactory.recipe.parsers`). The closing fence is
+#: the stop sequence, so no tokens are spent on an explanation after the code.
+ANSWER_STOP = ["\n```"]
 
 
 def check_code(item: dict[str, Any]) -> Verdict:
@@ -173,7 +163,7 @@ def build_recipe(tasks_path: Path = TASKS_PATH) -> Recipe:
     tasks = load_tasks(tasks_path)
     return Recipe(
         name="pyfunc",
-        version="2",
+        version="3",
         description=(
             "Small Python functions with tests, checked against each task's own examples "
             "and their own tests in the sandbox; one example per task."
@@ -189,21 +179,20 @@ def build_recipe(tasks_path: Path = TASKS_PATH) -> Recipe:
                 role="generator",
                 system=(
                     "You are an expert Python programmer. You write small, correct functions "
-                    "using only the standard library, and tests as plain assert statements. "
-                    "Answer in JSON."
+                    "using only the standard library, and tests as plain assert statements."
                 ),
                 prompt=(
                     "Write a Python function named {{ task.function }} that does this: "
                     "{{ task.task }}.\nIt must pass these examples exactly:\n"
                     "{{ task.examples | join('\\n') }}\nPrefer {{ style }}.\n"
-                    "Give: function_name ({{ task.function }}); solution (the complete "
-                    "function definition, nothing else); tests (3 to 5 assert statements, "
-                    "each calling {{ task.function }} on a new concrete input and comparing "
-                    "with the exact expected output)."
+                    "Answer with one Python code block: the complete function (with any "
+                    "imports it needs), then 3 to 5 assert statements at top level, each "
+                    "calling {{ task.function }} on a new concrete input and comparing with "
+                    "the exact expected output."
                 ),
-                schema=CODE_SCHEMA,
+                parse=python_code,
                 output="code",
-                params={"temperature": 0.4, "max_tokens": 400},
+                params={"temperature": 0.4, "max_tokens": 400, "stop": ANSWER_STOP},
             ),
             VerifyStep(name="compiles", fn=check_code, tier="cheap"),
             task_examples_step("examples_pass", code="code.solution", examples="task.examples"),

@@ -46,6 +46,10 @@ class ModelStep:
     under ``output``; without one, the text is. An answer that is not valid JSON or does not
     match the schema is a failed attempt, retried up to ``max_attempts`` times with a new
     seed each time.
+
+    ``parse`` (instead of a schema) turns the answer's free text into the stored value, for
+    answers a format constraint would spoil (code: :func:`synthfactory.recipe.parsers.
+    python_code`). A ``ValueError`` from it marks the attempt invalid, with its message.
     """
 
     name: str
@@ -56,8 +60,15 @@ class ModelStep:
     output: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     max_attempts: int = 3
+    parse: Callable[[str], Any] | None = None
 
     kind: Literal["model"] = field(default="model", init=False)
+
+    def __post_init__(self) -> None:
+        if self.schema is not None and self.parse is not None:
+            raise ValueError(
+                f"model step {self.name!r}: give a schema or a parse function, not both"
+            )
 
     @property
     def output_field(self) -> str:
@@ -76,6 +87,9 @@ class ModelStep:
             "output": self.output_field,
             "params": dict(self.params),
             "max_attempts": self.max_attempts,
+            # Only when set, so recipes without a parser keep their digest (and their runs
+            # stay resumable).
+            **({"parse": fn_name(self.parse)} if self.parse is not None else {}),
         }
 
 

@@ -127,6 +127,8 @@ class _ModelSpec(_Spec):
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     params: dict[str, Any] = Field(default_factory=dict)
     max_attempts: int = Field(default=3, ge=1)
+    # A ``module:function`` from the answer's text to the stored value (instead of a schema).
+    parse: str | None = None
 
 
 class _JudgeSpec(_Spec):
@@ -804,6 +806,13 @@ class _Builder:
                 raise self.source.error(
                     (*at, "schema", *err.path), f"invalid JSON schema: {err.message}"
                 ) from None
+        parse = None
+        if model.parse is not None:
+            if model.json_schema is not None:
+                raise self.source.error(
+                    (*at, "parse"), "give a schema or a parse function, not both"
+                )
+            parse = self._resolve((*at, "parse"), model.parse)
         return ModelStep(
             name=spec.name,
             prompt=model.prompt,
@@ -813,6 +822,7 @@ class _Builder:
             output=spec.output,
             params=dict(model.params),
             max_attempts=model.max_attempts,
+            parse=parse,
         )
 
     def _verify_step(self, at: KeyPath, spec: _StepSpec, verify: Mapping[Any, Any]) -> VerifyStep:

@@ -108,6 +108,14 @@ class DedupGate:
         if keys:
             self.index.check_add(list(keys), list(texts))
 
+    def forget(self, key: str) -> bool:
+        """Forget the item ``key`` passed with (it was rejected later), if the index can:
+        exact and MinHash can; a semantic index keeps it (a later item like it is then
+        turned away as its duplicate)."""
+        from synthfactory.dedup.index import ForgettingIndex
+
+        return isinstance(self.index, ForgettingIndex) and self.index.discard(key)
+
     async def check(self, key: str, text: str) -> Duplicate | None:
         """The stored or earlier item ``text`` repeats, or None (and it is remembered)."""
         future: asyncio.Future[Duplicate | None] = asyncio.get_running_loop().create_future()

@@ -351,9 +351,16 @@ class RunDriver:
 
     def _turned_down(self, item: ItemRecord) -> None:
         """Record the end of an item that failed or was rejected (its state says which)."""
+        self._forget(item)
         self.ledger.save_item(item)
         if self.audit is not None:
             self.audit.decision(item, accepted=False, finished=time.time())
+
+    def _forget(self, item: ItemRecord) -> None:
+        """Dedup steps the item passed forget it: what was never stored blocks nothing."""
+        for step in self.recipe.steps[: item.next_step]:
+            if isinstance(step, DedupStep) and step.name in self._gates:
+                self._gates[step.name].forget(item.item_id)
 
     def _gate_category(self, item: ItemRecord, *, count: bool = False) -> bool:
         """With coverage: turn away an item whose category is full (or unknown). ``count``

@@ -126,6 +126,11 @@ class ModelCalls:
             error = None
             if step.schema is not None:
                 value, error = parse_structured(response.content, step.schema)
+            elif step.parse is not None:
+                try:
+                    value = step.parse(response.content)
+                except ValueError as err:
+                    value, error = None, f"answer could not be parsed: {err}"
             status = "ok" if error is None else "invalid"
             self._record(
                 item,
