@@ -51,10 +51,22 @@ def cli(
     )
 
 
+#: Runs the CLI with SIGINT at its default. A test run started in the background
+#: (``pytest &``) hands its children an ignored SIGINT, which Python then keeps ignoring, so
+#: Ctrl-C tests would depend on how the suite was launched. Reset, then exec (an exec keeps
+#: a default disposition); a wrapper rather than ``preexec_fn``, which is unsafe in a
+#: process with threads (the fake server runs in one).
+_FROM_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'synthfactory.cli', *sys.argv[1:]])"
+)
+
+
 def cli_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``synthfactory ARGS`` in a real subprocess without waiting."""
+    """Start ``synthfactory ARGS`` in a real subprocess without waiting (SIGINT reaches it
+    as it would from a terminal, however the tests were launched)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "synthfactory.cli", *args],
+        [sys.executable, "-c", _FROM_A_TERMINAL, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

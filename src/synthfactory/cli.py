@@ -18,6 +18,7 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from synthfactory import cli_endpoints
 from synthfactory.cli_exits import exit_codes
@@ -80,7 +81,8 @@ DEFAULT_WORKSPACE = Path("synthfactory-workspace")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    stderr().print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -14,13 +14,15 @@ from synthfactory.runtime.progress import RunSummary
 
 
 def stdout() -> Console:
-    """The console for results."""
-    return Console()
+    """The console for results. No markup: messages carry user text, paths and install
+    hints (``pip install 'synthfactory[hf]'``) that must reach the terminal byte for byte,
+    and rich would read ``[hf]`` as a style tag and drop it. Style goes in ``Text``."""
+    return Console(markup=False)
 
 
 def stderr() -> Console:
-    """The console for messages and progress."""
-    return Console(stderr=True)
+    """The console for messages and progress (no markup: see :func:`stdout`)."""
+    return Console(stderr=True, markup=False)
 
 
 def print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:

@@ -238,3 +238,17 @@ def test_forged_checkpoint_root(filled: LogSetup) -> None:
     problem = check(filled).problem
     assert problem is not None and problem.kind == "bad_signature"
     assert problem.checkpoint_size == 100
+
+
+@pytest.mark.parametrize("cut", [200, 4096, 20_000])
+def test_a_truncated_file_is_named_as_damaged(filled: LogSetup, cut: int) -> None:
+    """A torn write or a partial copy: the file loses its last bytes. The records may all
+    still read (the lost pages held an index or free space); SQLite's integrity check finds
+    it before any record is trusted, and the message names the file."""
+    size = filled.path.stat().st_size
+    assert size > cut
+    with open(filled.path, "r+b") as handle:
+        handle.truncate(size - cut)
+    report = check(filled)
+    assert report.problem is not None and report.problem.kind in {"damaged", "unreadable"}
+    assert str(filled.path) in report.problem.message

@@ -14,10 +14,12 @@ re-signing, a witness's state). It streams every record once, in O(log n) memory
 4. no checkpoint (the log's or the witness's) is larger than the log, and the log's newest
    checkpoint is not older than the witness's.
 
-The report names the first problem found: its kind, the record index or checkpoint size,
-and what differs. When a root differs while every record matches its stored leaf hash (the
-hashes were rewritten too), the stored interior nodes, written when the records were
-appended, locate the first changed range of records. Without a witness, a log truncated back
+Before any record is read, the file's size and SQLite's integrity check are checked: a torn
+or truncated file is reported as ``damaged``, naming it. The report names the first problem
+found: its kind, the record index or checkpoint size, and what differs. When a root differs
+while every record matches its stored leaf hash (the hashes were rewritten too), the stored
+interior nodes, written when the records were appended, locate the first changed range of
+records. Without a witness, a log truncated back
 to an earlier genuine checkpoint, or rewritten and re-signed by an insider with the real key,
 is self-consistent and passes: that is what the witness is for.
 """
@@ -44,6 +46,7 @@ from synthfactory.provenance.witness import read_witness_state
 
 PROBLEM_KINDS = (
     "unreadable",
+    "damaged",
     "bad_signature",
     "origin_mismatch",
     "missing_record",
@@ -130,12 +133,13 @@ def verify_log(
     conn = open_readonly(Path(path))
     state = _State()
     try:
+        _check_file(conn, Path(path))
         _verify(conn, key, witness_state, wkey, state)
         problem = None
     except _FailedError as failed:
         problem = failed.problem
     except sqlite3.DatabaseError as err:
-        problem = Problem("unreadable", f"the log file cannot be read as SQLite: {err}")
+        problem = Problem("unreadable", f"{path} cannot be read as SQLite: {err}")
     finally:
         conn.close()
     return VerificationReport(
@@ -147,6 +151,39 @@ def verify_log(
         seconds=time.perf_counter() - started,
         problem=problem,
     )
+
+
+def _check_file(conn: sqlite3.Connection, path: Path) -> None:
+    """SQLite's own integrity check, before any record is trusted. A torn or truncated file
+    can leave every page the records live on readable (the lost bytes held free pages or an
+    index), so the chain would verify while the database is malformed."""
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    actual = path.stat().st_size
+    wal = path.with_name(path.name + "-wal")
+    # With frames waiting in the WAL the file may be shorter than the database; without,
+    # it is exactly its pages. SQLite reads a missing tail as zeros, so a cut inside a
+    # record's page can pass its own integrity check: the size is checked first.
+    settled = not wal.exists() or wal.stat().st_size == 0
+    if actual % page_size or (settled and actual != pages * page_size):
+        raise _FailedError(
+            Problem(
+                "damaged",
+                f"{path} is damaged: it holds {actual} bytes where its {pages} pages of "
+                f"{page_size} bytes need {pages * page_size} (a truncated or torn file); "
+                "restore it from a backup or a copy, then verify again",
+            )
+        )
+    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)")]
+    if rows != ["ok"]:
+        shown = "; ".join(rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        raise _FailedError(
+            Problem(
+                "damaged",
+                f"{path} is damaged (SQLite integrity check: {shown}); restore it from a "
+                "backup or a copy, then verify again",
+            )
+        )
 
 
 @dataclass
