@@ -1,13 +1,19 @@
 """The response cache: never pay twice for the same model call.
 
 Content-addressed on :meth:`ChatRequest.key` (model id, messages, every sampling parameter,
-seed, response format), shared by every run in a workspace. Writes are buffered and
-committed in batches by :meth:`flush`; the runtime flushes before anything that depends on
-them becomes durable (a dataset commit), so a stored example's call is always in the cache.
+seed, response format), shared by every run in a workspace.
+
+Durable on receipt: the run driver stores each answer with :meth:`ResponseCache.keep`,
+which returns once the answer is committed (WAL; a process killed at any moment keeps it).
+Answers that arrive in the same turn of the event loop share one commit (a group commit
+whose window closes before the loop waits for the network again), so a fast endpoint does
+not pay a transaction per answer. A resume therefore pays again only for requests that were
+in flight. :meth:`put` (buffered until :meth:`flush`) remains for callers outside a loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -44,8 +50,10 @@ class ResponseCache:
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
         self._pending: dict[str, tuple[str, bytes, float]] = {}
+        self._group: asyncio.Future[None] | None = None  # the commit the next keep() joins
         self.hits = 0
         self.misses = 0
+        self.group_commits = 0
 
     def get(self, key: str) -> ChatResponse | None:
         """The cached response for ``key``, or ``None``; counts hits and misses."""
@@ -65,6 +73,31 @@ class ResponseCache:
     def put(self, key: str, response: ChatResponse) -> None:
         """Remember ``response``; durable after the next :meth:`flush`."""
         self._pending[key] = (response.model, orjson.dumps(response.to_dict()), time.time())
+
+    async def keep(self, key: str, response: ChatResponse) -> None:
+        """Remember ``response`` and return once it is committed (see the module docstring).
+
+        The commit runs as the next callback of the loop, after the other answers that
+        arrived in this turn were added, and before the loop polls for more."""
+        self.put(key, response)
+        if self._group is None:
+            loop = asyncio.get_running_loop()
+            self._group = loop.create_future()
+            loop.call_soon(self._commit_group)
+        await asyncio.shield(self._group)
+
+    def _commit_group(self) -> None:
+        group, self._group = self._group, None
+        assert group is not None
+        try:
+            self.flush()
+        except BaseException as err:  # the waiters raise it; the loop goes on
+            if not group.cancelled():
+                group.set_exception(err)
+            return
+        self.group_commits += 1
+        if not group.cancelled():
+            group.set_result(None)
 
     def flush(self) -> None:
         """Commit buffered writes in one transaction."""

@@ -110,7 +110,9 @@ class ModelCalls:
                         started=started,
                     )
                     return CallOutcome(error=f"step {step.name!r}: {err}", cost=spent)
-                self.cache.put(key, response)
+                # Durable before anything else is done with it: a kill from here on
+                # cannot make a resume pay for this answer again.
+                await self.cache.keep(key, response)
                 self.tally.model_calls += 1
             else:
                 self.tally.cache_hits += 1
