@@ -146,11 +146,25 @@ def _time_start_and_close(executor: Any) -> dict[str, float]:
     return timings
 
 
+def buffer_answers() -> None:
+    """The ``synthfactory-buffered`` arm: answers wait in memory for the next dataset
+    commit, as before durable-on-receipt (to measure what durability costs; a kill loses
+    them, so no user should want this)."""
+    from synthfactory.cache import ResponseCache
+
+    async def keep(self: ResponseCache, key: str, response: Any) -> None:
+        self.put(key, response)
+
+    ResponseCache.keep = keep  # type: ignore[method-assign]
+
+
 def main() -> None:
     arm, url, n, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     if arm == "bare":
         result = asyncio.run(bare(url, n, concurrency))
     else:
+        if arm == "synthfactory-buffered":
+            buffer_answers()
         rest = sys.argv[6:]
         recipe = rest[0] if rest else "hello"
         executor = rest[1] if len(rest) > 1 else "local"

@@ -7,6 +7,8 @@ and resident memory. Results go to stdout as a table and to ``--out`` as JSON.
 
     python bench/bench_hello.py                      # N=2000, 128 in flight, 200 ms and 0 ms
     python bench/bench_hello.py --n 500 --latency-ms 200
+    python bench/bench_hello.py --durability --latency-ms 0 --latency-ms 50 --repeats 5
+                                  # + the factory with answers buffered (durability's cost)
 """
 
 from __future__ import annotations
@@ -100,17 +102,19 @@ def run_arm(args: list[str]) -> dict[str, float]:
     return result
 
 
-def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str, object]:
+def bench(
+    latency_ms: float, n: int, concurrency: int, repeats: int, *, durability: bool = False
+) -> dict[str, object]:
     server, url = start_server(latency_ms)
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "synthfactory": []}
+    factory = ["synthfactory", *(["synthfactory-buffered"] if durability else [])]
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], **{arm: [] for arm in factory}}
     try:
         run_arm(["bare", url, "200", str(concurrency)])  # warm up the server and the disk cache
         for _ in range(repeats):
             runs["bare"].append(run_arm(["bare", url, str(n), str(concurrency)]))
-            with tempfile.TemporaryDirectory() as ws:
-                runs["synthfactory"].append(
-                    run_arm(["synthfactory", url, str(n), str(concurrency), ws])
-                )
+            for arm in factory:
+                with tempfile.TemporaryDirectory() as ws:
+                    runs[arm].append(run_arm([arm, url, str(n), str(concurrency), ws]))
     finally:
         server.terminate()
         server.wait(10)
@@ -134,6 +138,15 @@ def bench(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[str
     ]
     summary["ratio_items_per_s"] = statistics.median(ratios)
     summary["ratios"] = ratios
+    if durability:
+        # What durable-on-receipt costs: the durable arm's throughput over the buffered
+        # arm's, repeat by repeat (each pair ran back to back).
+        durable = [
+            d["items_per_s"] / b["items_per_s"]
+            for d, b in zip(runs["synthfactory"], runs["synthfactory-buffered"], strict=True)
+        ]
+        summary["ratio_durable_over_buffered"] = statistics.median(durable)
+        summary["durable_ratios"] = durable
     return summary
 
 
@@ -146,9 +159,15 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, action="append")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "hello.json")
+    parser.add_argument(
+        "--durability",
+        action="store_true",
+        help="add the synthfactory-buffered arm (answers not durable until the next commit)",
+    )
     args = parser.parse_args()
     results = [
-        bench(lat, args.n, args.concurrency, args.repeats) for lat in (args.latency_ms or [200, 0])
+        bench(lat, args.n, args.concurrency, args.repeats, durability=args.durability)
+        for lat in (args.latency_ms or [200, 0])
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -158,7 +177,9 @@ def main() -> None:
         f"{'RSS MB tree / main':>19} {'PSS MB tree':>12}"
     )
     for r in results:
-        for arm in ("bare", "synthfactory"):
+        for arm in ("bare", "synthfactory", "synthfactory-buffered"):
+            if arm not in r:
+                continue
             m = r[arm]
             assert isinstance(m, dict)
             print(
@@ -172,6 +193,11 @@ def main() -> None:
             f"{'':>8} synthfactory / bare items/s: {r['ratio_items_per_s']:.2f} "
             f"(each repeat: {', '.join(f'{x:.2f}' for x in r['ratios'])})"
         )
+        if "ratio_durable_over_buffered" in r:
+            print(
+                f"{'':>8} durable / buffered items/s: {r['ratio_durable_over_buffered']:.3f} "
+                f"(each repeat: {', '.join(f'{x:.3f}' for x in r['durable_ratios'])})"
+            )
 
 
 if __name__ == "__main__":
