@@ -13,22 +13,19 @@ the table which of the "passed" items it already holds.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from synthfactory.cache import ResponseCache
 from synthfactory.errors import (
     Fatal,
-    NotFoundError,
     RecipeError,
     SynthFactoryError,
     VerifierBelowFloorError,
 )
-from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger, RunRecord
+from synthfactory.ledger import ItemRecord, Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource
 from synthfactory.recipe.model import (
@@ -45,14 +42,9 @@ from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.canary_runner import CanaryRunner
 from synthfactory.runtime.committer import Committer
 from synthfactory.runtime.config import RunConfig
-from synthfactory.runtime.dedup_gate import (
-    DedupGate,
-    build_index,
-    dedup_text,
-    embedder_for,
-    stored_texts,
-)
+from synthfactory.runtime.dedup_steps import DedupSteps
 from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.journal import Journal
 from synthfactory.runtime.model_calls import ModelCalls
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
 from synthfactory.runtime.steering import Steering
@@ -61,7 +53,7 @@ from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
 from synthfactory.verify.canaries import TierQuality
-from synthfactory.verify.tiers import is_escalated, skipped_entry, verdict_entry
+from synthfactory.verify.tiers import is_escalated, skipped_entry
 from synthfactory.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -117,6 +109,7 @@ class RunDriver:
             config=config,
             tally=self._tally,
         )
+        self._journal = Journal(ledger, audit, self._tally)
         self._calls = ModelCalls(
             endpoints=self.endpoints,
             cache=cache,
@@ -130,7 +123,15 @@ class RunDriver:
         self._steering = (
             Steering(recipe.coverage, recipe.targets) if recipe.coverage is not None else None
         )
-        self._gates: dict[str, DedupGate] = {}
+        self._dedup = DedupSteps(
+            recipe=recipe,
+            run_id=run.run_id,
+            workspace=workspace,
+            ledger=ledger,
+            store=store,
+            endpoints=self.endpoints,
+            steering=self._steering,
+        )
         self._canaries = (
             CanaryRunner(
                 recipe.canaries,
@@ -148,9 +149,6 @@ class RunDriver:
         self._verifier_steps = tuple(
             s for s in recipe.steps if isinstance(s, VerifyStep | SandboxStep | JudgeStep)
         )
-        self._closing: list[Any] = []
-        # Why admission stopped early (a run that keeps repeating itself), if it did.
-        self._dry: str | None = None
 
     # -- the run ---------------------------------------------------------------------
 
@@ -166,10 +164,10 @@ class RunDriver:
                 await self._run_items()
             finally:
                 await self.executor.close()
-            if self._dry is not None:
+            if self._dedup.dry is not None:
                 status = "exhausted"
                 message = (
-                    f"{self._dry}; stored {self._tally.stored} of {self.config.target}. "
+                    f"{self._dedup.dry}; stored {self._tally.stored} of {self.config.target}. "
                     "Widen the samplers or the prompt, or raise the temperature"
                 )
             elif self._tally.stored >= self.config.target:
@@ -197,8 +195,7 @@ class RunDriver:
         finally:
             if self.audit is not None:
                 self.audit.checkpoint(self.audit.take())
-            for close in self._closing:
-                close()
+            self._dedup.close()
             self.cache.flush()
             self.ledger.flush()
             self.ledger.set_run_status(
@@ -208,11 +205,11 @@ class RunDriver:
         return run_summary(self.ledger, self.workspace, self.run.run_id)
 
     async def _run_items(self) -> None:
-        self._load_tally()
+        self._tally.restore(self.ledger, self.run.run_id)
         await self._committer.reconcile()
         self._next_index = self.ledger.next_index(self.run.run_id)
         active = self.ledger.items(self.run.run_id, ["active"])
-        await self._open_gates(active)
+        await self._dedup.open(active)
         if self._steering is not None:
             made = self.ledger.items(self.run.run_id, ["passed", "stored"])
             self._steering.restore([i.payload for i in made], [i.payload for i in active])
@@ -231,7 +228,7 @@ class RunDriver:
                     usable + len(self._tasks) < self.config.target
                     and self._next_index < self.config.item_budget
                     and len(self._tasks) < self.config.max_in_flight
-                    and self._dry is None
+                    and self._dedup.dry is None
                 )
                 if can_admit and self._admit():
                     admitted_this_turn += 1
@@ -345,22 +342,16 @@ class RunDriver:
         outcome = await self._calls.run(item, step)
         if not outcome.ok:
             assert outcome.error is not None
-            return self._fail(item, outcome.error)
+            return self._journal.fail(item, outcome.error)
         item.payload[step.output_field] = outcome.value
         return True
 
     def _turned_down(self, item: ItemRecord) -> None:
         """Record the end of an item that failed or was rejected (its state says which)."""
-        self._forget(item)
+        self._dedup.forget(item)
         self.ledger.save_item(item)
         if self.audit is not None:
             self.audit.decision(item, accepted=False, finished=time.time())
-
-    def _forget(self, item: ItemRecord) -> None:
-        """Dedup steps the item passed forget it: what was never stored blocks nothing."""
-        for step in self.recipe.steps[: item.next_step]:
-            if isinstance(step, DedupStep) and step.name in self._gates:
-                self._gates[step.name].forget(item.item_id)
 
     def _gate_category(self, item: ItemRecord, *, count: bool = False) -> bool:
         """With coverage: turn away an item whose category is full (or unknown). ``count``
@@ -370,36 +361,15 @@ class RunDriver:
         reason = (self._steering.accept if count else self._steering.full)(item.payload)
         if reason is None:
             return True
-        return self._apply_verdict(item, "coverage", Verdict.reject(reason, tier="coverage"))
+        return self._journal.verdict(item, "coverage", Verdict.reject(reason, tier="coverage"))
 
     async def _dedup_step(self, item: ItemRecord, step: DedupStep) -> bool:
         started = time.time()
-        text = dedup_text(item.payload, step.field)
-        if text is None:
-            return self._fail(item, f"step {step.name!r}: the item has no field {step.field!r}")
-        gate = self._gates[step.name]
-        try:
-            duplicate = await gate.check(item.item_id, text)
-        except Exception as err:
-            raise SynthFactoryError(f"dedup step {step.name!r} failed: {err}") from err
-        if duplicate is None:
-            verdict = Verdict("pass", "", step.tier, {"method": step.method})
-            if self._steering is not None:
-                self._steering.fresh(item.payload)
-        else:
-            verdict = Verdict(
-                "fail",
-                f"duplicate of {duplicate.of} ({duplicate.method}, similarity "
-                f"{duplicate.similarity:.3f})",
-                step.tier,
-                {
-                    "duplicate_of": duplicate.of,
-                    "method": duplicate.method,
-                    "similarity": round(duplicate.similarity, 6),
-                },
-            )
-            self._note_repeat(item, step, gate)
-        self._attempt(
+        verdict = await self._dedup.verdict(item, step)
+        if verdict is None:
+            missing = f"step {step.name!r}: the item has no field {step.field!r}"
+            return self._journal.fail(item, missing)
+        self._journal.attempt(
             item,
             step,
             0,
@@ -408,66 +378,7 @@ class RunDriver:
             error=verdict.reason or None,
             verdict=verdict,
         )
-        return self._apply_verdict(item, step.name, verdict)
-
-    def _note_repeat(self, item: ItemRecord, step: DedupStep, gate: DedupGate) -> None:
-        """Count a duplicate towards giving up: on its category, or on the whole run."""
-        if self._steering is not None:
-            message = self._steering.repeat(item.payload, step.patience)
-            if message is not None:
-                log.warning("%s", message)
-            return
-        if gate.repeats >= step.patience and self._dry is None:
-            self._dry = (
-                f"the model keeps repeating itself: the last {step.patience} items step "
-                f"{step.name!r} checked were all duplicates"
-            )
-            log.warning("%s; no new items will be started", self._dry)
-
-    async def _open_gates(self, active: list[ItemRecord]) -> None:
-        """Build each dedup step's index and fill it with what is already stored (every
-        run's rows in the dataset) and this run's items past the step but not stored."""
-        steps = self.recipe.dedup_steps
-        if not steps:
-            return
-        # Only the columns the steps compare: a large dataset's other fields stay on disk.
-        columns = ["item_id", *{s.field.split(".")[0] for s in steps}]
-        try:
-            table = await asyncio.to_thread(self.store.read, columns=columns)
-            rows = table.to_pylist()
-        except NotFoundError:
-            rows = []
-        passed = self.ledger.items(self.run.run_id, ["passed"])
-        for step in steps:
-            position = self.recipe.steps.index(step)
-            # Scratch space for a semantic index that outgrows memory; rebuilt every start.
-            workdir = self.workspace.root / "dedup" / self.run.run_id / step.name
-            index = await asyncio.to_thread(build_index, step, self._embedder(step), workdir)
-            gate = DedupGate(step, index, blocking=step.method == "semantic")
-            keys, texts = stored_texts(rows, step.field)
-            stored_ids = set(keys)
-            for item in sorted([*passed, *active], key=lambda i: i.index):
-                if item.item_id in stored_ids or item.next_step <= position:
-                    continue
-                text = dedup_text(item.payload, step.field)
-                if text is not None:
-                    keys.append(item.item_id)
-                    texts.append(text)
-            await asyncio.to_thread(gate.seed, keys, texts)
-            self._gates[step.name] = gate
-
-    def _embedder(self, step: DedupStep) -> Any:
-        if step.method != "semantic":
-            return None
-        from synthfactory.dedup.embedding_cache import CachedEmbedder
-
-        # Every start seeds the index with every stored row: through the workspace's
-        # embedding cache, so a resume or a later run embeds (and pays for) only new text.
-        cached = CachedEmbedder(
-            embedder_for(self.endpoints[step.embedder]), self.workspace.root / "embeddings.sqlite"
-        )
-        self._closing.append(cached.close)
-        return cached
+        return self._journal.verdict(item, step.name, verdict)
 
     def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
         """Apply the verification policy; record a skip and return True if the tier is off."""
@@ -477,16 +388,17 @@ class RunDriver:
         if run:
             return False
         item.verdicts.append(skipped_entry(step.name, step.tier, reason))
-        self._attempt(item, step, 0, "skipped", started=time.time(), error=reason)
+        self._journal.attempt(item, step, 0, "skipped", started=time.time(), error=reason)
         return True
 
     async def _judge_step(self, item: ItemRecord, step: JudgeStep) -> bool:
         outcome = await self._calls.run(item, step.request_step())
         if not outcome.ok:
             assert outcome.error is not None
-            return self._fail(item, outcome.error)
+            return self._journal.fail(item, outcome.error)
         # A judge costs model time, priced by its endpoint; no CPU of ours worth counting.
-        return self._apply_verdict(item, step.name, step.verdict(outcome.value), cost=outcome.cost)
+        verdict = step.verdict(outcome.value)
+        return self._journal.verdict(item, step.name, verdict, cost=outcome.cost)
 
     async def _canary(self, item: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep) -> None:
         """Maybe run a canary through ``step`` beside ``item``; warn (or, with
@@ -506,23 +418,6 @@ class RunDriver:
                 "or lower its floor in the recipe's canaries)"
             )
 
-    def _apply_verdict(
-        self,
-        item: ItemRecord,
-        name: str,
-        verdict: Verdict,
-        *,
-        cpu_s: float = 0.0,
-        cost: float = 0.0,
-    ) -> bool:
-        item.verdicts.append(verdict_entry(name, verdict, cpu_s=cpu_s, cost=cost))
-        if verdict.passed:
-            return True
-        item.state = "rejected"
-        item.error = f"{name}: {verdict.status}: {verdict.reason}"
-        self._tally.rejected += 1
-        return False
-
     async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
         step = self.recipe.step(name)
         for attempt in range(self.config.max_infra_retries + 1):
@@ -530,16 +425,17 @@ class RunDriver:
             item.attempts += 1
             outcome = await self.executor.run_step(name, item.payload)
             if outcome.infra_error is not None:
-                self._attempt(
+                self._journal.attempt(
                     item, step, attempt, "infra_error", started=started, error=outcome.infra_error
                 )
                 continue
             if outcome.error is not None:
-                self._attempt(item, step, attempt, "error", started=started, error=outcome.error)
-                return self._fail(item, f"step {name!r} raised {outcome.error}")
+                error = outcome.error
+                self._journal.attempt(item, step, attempt, "error", started=started, error=error)
+                return self._journal.fail(item, f"step {name!r} raised {outcome.error}")
             if outcome.verdict is not None:
                 verdict = outcome.verdict
-                self._attempt(
+                self._journal.attempt(
                     item,
                     step,
                     attempt,
@@ -551,56 +447,11 @@ class RunDriver:
                 )
                 if verdict.status == "infra_error":
                     continue
-                return self._apply_verdict(item, name, verdict, cpu_s=outcome.cpu_s)
+                return self._journal.verdict(item, name, verdict, cpu_s=outcome.cpu_s)
             item.payload.update(outcome.updates or {})
-            self._attempt(item, step, attempt, "ok", started=started, worker=outcome.worker)
+            self._journal.attempt(item, step, attempt, "ok", started=started, worker=outcome.worker)
             return True
-        return self._fail(item, f"step {name!r}: infrastructure error after retries")
-
-    def _attempt(
-        self,
-        item: ItemRecord,
-        step: Any,
-        attempt: int,
-        status: str,
-        *,
-        started: float,
-        error: str | None = None,
-        key: str | None = None,
-        verdict: Verdict | None = None,
-        worker: str = "",
-    ) -> None:
-        if self.audit is not None and key is None:
-            self.audit.cpu_attempt(
-                item,
-                step.name,
-                attempt,
-                status=status,
-                verdict=verdict,
-                error=error,
-                started=started,
-                finished=time.time(),
-                worker=worker,
-            )
-        self.ledger.add_attempt(
-            AttemptRecord(
-                item_id=item.item_id,
-                step=step.name,
-                attempt=attempt,
-                status=status,
-                started_at=started,
-                finished_at=time.time(),
-                error=error,
-                role=getattr(step, "role", None) if key else None,
-                request_key=key,
-            )
-        )
-
-    def _fail(self, item: ItemRecord, error: str) -> bool:
-        item.state = "failed"
-        item.error = error
-        self._tally.failed += 1
-        return False
+        return self._journal.fail(item, f"step {name!r}: infrastructure error after retries")
 
     # -- durability --------------------------------------------------------------------
 
@@ -615,24 +466,6 @@ class RunDriver:
                     self._fatal = err
                     self._wake.set()
                     return
-
-    def _load_tally(self) -> None:
-        counts = self.ledger.counts(self.run.run_id)
-        usage = self.ledger.usage(self.run.run_id)
-        loaded = Tally(
-            passed=counts["passed"],
-            stored=counts["stored"],
-            rejected=counts["rejected"],
-            failed=counts["failed"],
-            model_calls=int(usage["model_calls"]),
-            cache_hits=int(usage["cache_hits"]),
-            prompt_tokens=int(usage["prompt_tokens"]),
-            completion_tokens=int(usage["completion_tokens"]),
-            token_cost=float(usage["token_cost"]),
-        )
-        # In place: the model calls hold this tally.
-        for name, value in dataclasses.asdict(loaded).items():
-            setattr(self._tally, name, value)
 
     # -- reporting ---------------------------------------------------------------------
 

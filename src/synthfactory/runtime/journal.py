@@ -1,0 +1,96 @@
+"""Where an item's steps are written down: each attempt (ledger and audit log), each
+verdict, each failure, and the counts that follow from them.
+
+One place for the records of a step, so what a kill can lose is easy to reason about: the
+ledger buffers attempts until the committer makes them durable, after the audit records
+they describe (see :mod:`synthfactory.runtime.committer`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger
+from synthfactory.runtime.audit import AuditRecorder
+from synthfactory.runtime.tally import Tally
+from synthfactory.verdict import Verdict
+from synthfactory.verify.tiers import verdict_entry
+
+
+class Journal:
+    """Records the attempts and outcomes of a run's items."""
+
+    def __init__(self, ledger: Ledger, audit: AuditRecorder | None, tally: Tally) -> None:
+        self._ledger = ledger
+        self._audit = audit
+        self._tally = tally
+
+    def attempt(
+        self,
+        item: ItemRecord,
+        step: Any,
+        attempt: int,
+        status: str,
+        *,
+        started: float,
+        error: str | None = None,
+        key: str | None = None,
+        verdict: Verdict | None = None,
+        worker: str = "",
+    ) -> None:
+        """One attempt of a step that is not a model call (those write their own: the
+        model-call path records the request and its cost)."""
+        if self._audit is not None and key is None:
+            self._audit.cpu_attempt(
+                item,
+                step.name,
+                attempt,
+                status=status,
+                verdict=verdict,
+                error=error,
+                started=started,
+                finished=time.time(),
+                worker=worker,
+            )
+        self._ledger.add_attempt(
+            AttemptRecord(
+                item_id=item.item_id,
+                step=step.name,
+                attempt=attempt,
+                status=status,
+                started_at=started,
+                finished_at=time.time(),
+                error=error,
+                role=getattr(step, "role", None) if key else None,
+                request_key=key,
+            )
+        )
+
+    def verdict(
+        self,
+        item: ItemRecord,
+        name: str,
+        verdict: Verdict,
+        *,
+        cpu_s: float = 0.0,
+        cost: float = 0.0,
+    ) -> bool:
+        """Add ``verdict`` to the item; True if it passed, else the item is rejected."""
+        item.verdicts.append(verdict_entry(name, verdict, cpu_s=cpu_s, cost=cost))
+        if verdict.passed:
+            return True
+        item.state = "rejected"
+        item.error = f"{name}: {verdict.status}: {verdict.reason}"
+        self._tally.rejected += 1
+        return False
+
+    def fail(self, item: ItemRecord, error: str) -> bool:
+        """The item failed (an error, not a verdict); always False."""
+        item.state = "failed"
+        item.error = error
+        self._tally.failed += 1
+        return False
+
+
+__all__ = ["Journal"]
