@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import secrets
+import socket
+import time
 from pathlib import Path
 from typing import IO
 
@@ -97,13 +99,16 @@ class Workspace:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process that has not yet said who it is"
             handle.close()
             raise WorkspaceError(
-                f"run {run_id} is being driven by another process right now; "
+                f"run {run_id} is being driven by another process right now ({holder}); "
                 "wait for it, or stop it first"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{os.getpid()}\n")
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {started}\n")
         handle.flush()
         return handle

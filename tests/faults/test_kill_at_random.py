@@ -96,3 +96,45 @@ def test_twenty_kills_at_random_moments_lose_nothing_and_repay_only_what_was_in_
     assert audited.returncode == 0, audited.stdout + audited.stderr
     print(f"kills: {len(per_kill)} (served at each: {served_at_kill})")
     print(f"requests sent again per kill: {per_kill}")
+
+
+def test_a_second_driver_of_a_run_is_refused_naming_the_holder_and_a_dead_one_is_not(
+    tmp_path: Path,
+) -> None:
+    """The run lock: a live holder is named (pid, host, since when); a holder killed with
+    -9 leaves nothing that blocks the resume (the kernel drops a dead process's lock)."""
+    import os
+    import socket
+
+    from synthfactory.errors import WorkspaceError
+
+    workspace = Workspace(tmp_path / "ws")
+    held = workspace.lock_run("run-x")
+    try:
+        with pytest.raises(WorkspaceError) as refused:
+            workspace.lock_run("run-x")
+        message = str(refused.value)
+        assert f"pid {os.getpid()} on {socket.gethostname()}, since " in message
+        assert "wait for it, or stop it first" in message
+    finally:
+        held.close()
+    workspace.lock_run("run-x").close()  # released: taken again at once
+
+    with FakeServer(FakeServerConfig(latency_s=0.2)) as server:
+        proc = cli_popen(
+            "run", "hello", "--workspace", str(tmp_path / "w2"), "--target", "200",
+            "--endpoint", f"generator={server.url},model=fake-model", "--json",
+        )  # fmt: skip
+        wait_until_served(server, proc, ok=3)
+        ledger = Ledger(Workspace(tmp_path / "w2").ledger_path)
+        try:
+            (run,) = ledger.runs()
+        finally:
+            ledger.close()
+        second = cli("resume", run.run_id, "--workspace", str(tmp_path / "w2"), "--json")
+        assert second.returncode != 0
+        assert f"pid {proc.pid} on " in second.stderr, second.stderr
+        _kill(proc)
+        done = cli("resume", run.run_id, "--workspace", str(tmp_path / "w2"), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["stored"] == 200
