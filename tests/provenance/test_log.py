@@ -96,7 +96,7 @@ def test_reopening_continues_the_same_tree(tmp_path: Path, signer: NoteSigner) -
     assert report.records == 44 and report.checkpoints == 4 and report.root == tree.root()
 
 
-def test_log_refuses_another_key_origin_or_writer(tmp_path: Path, signer: NoteSigner) -> None:
+def test_log_refuses_another_key_or_origin(tmp_path: Path, signer: NoteSigner) -> None:
     path = tmp_path / "log.sqlite"
     log = SqliteAuditLog(path, signer, origin=ORIGIN)
     log.append([make_record(0)])
@@ -105,11 +105,50 @@ def test_log_refuses_another_key_origin_or_writer(tmp_path: Path, signer: NoteSi
         SqliteAuditLog(path, NoteSigner.generate("intruder"), origin=ORIGIN)
     with pytest.raises(NoteError, match="has origin"):
         SqliteAuditLog(path, signer, origin="elsewhere")
-    other = SqliteAuditLog(path, signer, origin=ORIGIN)
-    other.append([make_record(1)])
-    other.close()
+
+
+def test_two_writers_on_one_log_interleave_and_it_verifies(
+    tmp_path: Path, signer: NoteSigner
+) -> None:
+    """Two runs on one workspace: two processes append to one log. Each commit lands after
+    the other's (re-based under SQLite's write lock), each checkpoint is at the full size,
+    and the whole log verifies with every record in it exactly once."""
+    path = tmp_path / "log.sqlite"
+    first = SqliteAuditLog(path, signer, origin=ORIGIN, batch_size=1000)
+    second = SqliteAuditLog(path, signer, origin=ORIGIN, batch_size=1000)
+    for i in range(0, 60, 2):
+        first.append([make_record(i)])
+        second.append([make_record(i + 1)])
+        if i % 6 == 0:
+            first.flush()
+        if i % 10 == 0:
+            second.checkpoint()
+    first.checkpoint()
+    second.checkpoint()
+    assert first.rebases > 0 and second.rebases > 0  # both really found the log grown
+    first.close()
+    second.close()
+    report = verify_log(path, signer.verifier)
+    assert report.ok, report
+    assert report.records == 60 and report.latest_size == 60
+    conn = sqlite3.connect(path)
+    items = [row[0] for row in conn.execute("SELECT item_id FROM leaves ORDER BY idx")]
+    conn.close()
+    assert sorted(items) == [f"item-{i:05d}" for i in range(60)]
+
+
+def test_a_log_that_shrank_under_its_writer_is_refused(tmp_path: Path, signer: NoteSigner) -> None:
+    path = tmp_path / "log.sqlite"
+    log = SqliteAuditLog(path, signer, origin=ORIGIN)
+    log.append([make_record(0), make_record(1)])
+    log.flush()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER IF EXISTS leaves_append_only_d")
+    conn.execute("DELETE FROM leaves WHERE idx = 1")
+    conn.commit()
+    conn.close()
     log.append([make_record(2)])
-    with pytest.raises(ConcurrentWriterError):
+    with pytest.raises(ConcurrentWriterError, match="shrank under this writer"):
         log.flush()
 
 

@@ -19,8 +19,13 @@ Storing the hash of every complete subtree (about one node per leaf) makes every
 inclusion or consistency proof needs one indexed lookup, or O(log n) lookups on the tree's
 ragged right edge: a proof at 1e6 records costs a few hundred point reads, well under 10 ms.
 
-One log has one writer, the process driving the run; a second writer is detected at commit
-(:class:`ConcurrentWriterError`), never silently interleaved.
+Several writers may share one log (two runs on one workspace, each in its own process).
+SQLite's write lock orders their commits: a writer whose log grew under it since its last
+commit re-bases its buffered records after the others' (new indices, its frontier reloaded
+from the stored nodes) inside the same transaction, and signs a checkpoint only while holding
+that lock, at the log's full size, so checkpoints (and what a witness sees) only grow.
+Indices :meth:`SqliteAuditLog.append` returns are therefore provisional until
+:meth:`~SqliteAuditLog.flush`.
 """
 
 from __future__ import annotations
@@ -177,11 +182,8 @@ class SqliteAuditLog:
         self._size = self._committed
         self._pending_leaves: list[tuple[int, str, bytes, bytes]] = []
         self._pending_nodes: list[tuple[int, int, bytes]] = []
-        self._frontier = CompactRange(
-            [(level, self._node(level, idx)) for level, idx in compact_range_positions(self._size)],
-            self._size,
-            on_node=self._on_node,
-        )
+        self._frontier = self._load_frontier(self._size)
+        self.rebases = 0  # commits that found the log grown by another writer
 
     # -- setup -------------------------------------------------------------------------
 
@@ -227,6 +229,27 @@ class SqliteAuditLog:
             )
         return mine
 
+    def _load_frontier(self, size: int) -> CompactRange:
+        return CompactRange(
+            [(level, self._node(level, idx)) for level, idx in compact_range_positions(size)],
+            size,
+            on_node=self._on_node,
+        )
+
+    def _rebase(self, stored: int) -> None:
+        """Another writer committed up to ``stored``: put the buffered records after its
+        (inside the caller's write transaction, so the stored tree cannot move meanwhile)."""
+        pending = [(item_id, data, h) for _, item_id, data, h in self._pending_leaves]
+        self._pending_leaves.clear()
+        self._pending_nodes.clear()
+        self._committed = self._size = stored
+        self._frontier = self._load_frontier(stored)
+        for item_id, data, h in pending:
+            self._pending_leaves.append((self._size, item_id, data, h))
+            self._frontier.append(h)
+            self._size += 1
+        self.rebases += 1
+
     def _stored_size(self) -> int:
         row = self._conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves").fetchone()
         return int(row[0])
@@ -262,11 +285,15 @@ class SqliteAuditLog:
             return
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            if self._stored_size() != self._committed:
+            stored = self._stored_size()
+            if stored < self._committed:
                 raise ConcurrentWriterError(
-                    f"audit log {self.path} grew under this writer (another process appends "
-                    "to it); one log has one writer"
+                    f"audit log {self.path} shrank under this writer ({stored} records, "
+                    f"{self._committed} committed by this process): it was truncated or "
+                    "replaced; run `synthfactory audit verify`"
                 )
+            if stored != self._committed:
+                self._rebase(stored)
             self._conn.executemany("INSERT INTO leaves VALUES (?,?,?,?)", self._pending_leaves)
             self._conn.executemany("INSERT INTO nodes VALUES (?,?,?)", self._pending_nodes)
         self._committed = self._size
@@ -282,22 +309,31 @@ class SqliteAuditLog:
         self.flush()
         if self._signer is None:
             raise NoteError(f"audit log {self.path} was opened without a signing key")
-        size = self._committed
-        cp = SignedCheckpoint.sign(self.origin, size, self._frontier.root(), self._signer)
-        self._store_checkpoint(cp)
-        for witness in self._witnesses:
-            old = witness.latest_size(self.origin)
-            proof = consistency_path(old, size, self._subtree) if old <= size else []
-            cp = cp.with_note(witness.submit(cp.note, old, proof))
+        # Signed and cosigned under the write lock, at the log's full size: with several
+        # writers, a checkpoint can then never be older than one a witness already holds.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = self._stored_size()
+            if stored != self._committed:
+                self._rebase(stored)  # nothing is buffered after the flush: a reload
+            size = self._committed
+            cp = SignedCheckpoint.sign(self.origin, size, self._frontier.root(), self._signer)
             self._store_checkpoint(cp)
+            for witness in self._witnesses:
+                old = witness.latest_size(self.origin)
+                proof = consistency_path(old, size, self._subtree) if old <= size else []
+                # The log's own checkpoint is kept even if a witness refuses (it raises).
+                cp = cp.with_note(witness.submit(cp.note, old, proof))
+                self._store_checkpoint(cp)
+        finally:
+            self._conn.execute("COMMIT")
         return cp
 
     def _store_checkpoint(self, cp: SignedCheckpoint) -> None:
-        with self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?,?,?)", (cp.size, cp.note, time.time())
-            )
+        """Inside :meth:`checkpoint`'s transaction."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO checkpoints VALUES (?,?,?)", (cp.size, cp.note, time.time())
+        )
 
     # -- proofs ------------------------------------------------------------------------
 

@@ -82,7 +82,6 @@ class Committer:
         async with self._commit_lock:
             while self.pending:
                 batch = self.pending[: self.config.commit_rows]
-                self.pending = self.pending[len(batch) :]
                 # The rows' model calls, states and provenance must be durable (and the log
                 # signed) before the rows are.
                 await self.make_durable(checkpoint=True)
@@ -91,6 +90,9 @@ class Committer:
                 self.ledger.mark_stored(
                     self.run.run_id, self.run.dataset, [i.item_id for i in batch], version
                 )
+                # Off the queue only once stored: a commit that fails keeps its rows queued
+                # (and "passed" in the ledger) for the next commit or the resume.
+                self.pending = self.pending[len(batch) :]
                 self.last_version = version
                 self.tally.passed -= len(batch)
                 self.tally.stored += len(batch)

@@ -243,6 +243,8 @@ class RunDriver:
                 self._wake.clear()
                 await self._wake.wait()
             await self._committer.commit(force=True)
+            if self._fatal is not None:  # a commit that failed while this one waited for it
+                raise self._fatal
         finally:
             for task in [*self._tasks, *helpers]:
                 task.cancel()
@@ -456,16 +458,15 @@ class RunDriver:
     # -- durability --------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(_FLUSH_INTERVAL_S)
-            await self._committer.make_durable()
-            if self._committer.due():
-                try:
+        try:
+            while True:
+                await asyncio.sleep(_FLUSH_INTERVAL_S)
+                await self._committer.make_durable()
+                if self._committer.due():
                     await self._committer.commit()
-                except Exception as err:
-                    self._fatal = err
-                    self._wake.set()
-                    return
+        except Exception as err:  # the run stops on it: never a helper dying in silence
+            self._fatal = err
+            self._wake.set()
 
     # -- reporting ---------------------------------------------------------------------
 
