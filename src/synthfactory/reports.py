@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from synthfactory.errors import NotFoundError
 from synthfactory.ledger import Ledger
 from synthfactory.runtime.runs import run_summary
+from synthfactory.runtime.summary import effective_status
 from synthfactory.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -23,13 +24,13 @@ def _open(workspace: str | Path) -> tuple[Workspace, Ledger]:
 
 def list_runs(workspace: str | Path) -> list[dict[str, Any]]:
     """Every run in the workspace, newest first, with its stored count."""
-    _, ledger = _open(workspace)
+    ws, ledger = _open(workspace)
     try:
         return [
             {
                 "run_id": r.run_id,
                 "recipe": r.recipe_name,
-                "status": r.status,
+                "status": effective_status(ws, r.run_id, r.status, r.message)[0],
                 "target": int(r.config["run"]["target"]),
                 "stored": ledger.counts(r.run_id)["stored"],
                 "dataset": r.dataset,

@@ -91,6 +91,22 @@ class Workspace:
         """Where the Lance table of dataset ``name`` lives."""
         return str(self.root / "datasets" / f"{name}.lance")
 
+    def run_is_driven(self, run_id: str) -> bool:
+        """True while a live process holds the run's lock (a killed driver holds nothing:
+        the kernel dropped its lock)."""
+        path = self.root / "runs" / f"{run_id}.lock"
+        try:
+            handle = path.open("r")
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return False
+
     def lock_run(self, run_id: str) -> IO[str]:
         """Take the run's exclusive lock; released when the returned file is closed or the
         process dies (kill -9 included), so a crashed run can always be resumed."""

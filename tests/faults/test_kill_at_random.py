@@ -123,7 +123,8 @@ def test_a_second_driver_of_a_run_is_refused_naming_the_holder_and_a_dead_one_is
     with FakeServer(FakeServerConfig(latency_s=0.2)) as server:
         proc = cli_popen(
             "run", "hello", "--workspace", str(tmp_path / "w2"), "--target", "200",
-            "--endpoint", f"generator={server.url},model=fake-model", "--json",
+            "--endpoint", f"generator={server.url},model=fake-model",
+            "--concurrency", "4", "--json",
         )  # fmt: skip
         wait_until_served(server, proc, ok=3)
         ledger = Ledger(Workspace(tmp_path / "w2").ledger_path)
@@ -134,7 +135,17 @@ def test_a_second_driver_of_a_run_is_refused_naming_the_holder_and_a_dead_one_is
         second = cli("resume", run.run_id, "--workspace", str(tmp_path / "w2"), "--json")
         assert second.returncode != 0
         assert f"pid {proc.pid} on " in second.stderr, second.stderr
+        w2 = ["--workspace", str(tmp_path / "w2")]
+        live = json.loads(cli("status", run.run_id, *w2, "--json").stdout)
+        assert live["status"] == "running"
         _kill(proc)
+        # Its driver is gone: the run must not read as "running" forever.
+        dead = json.loads(cli("status", run.run_id, *w2, "--json").stdout)
+        assert dead["status"] == "interrupted" and "driving this run is gone" in dead["message"]
+        table = cli("status", run.run_id, *w2).stdout
+        assert f"resume with: synthfactory resume {run.run_id}" in table
+        (listed,) = json.loads(cli("status", *w2, "--json").stdout)
+        assert listed["status"] == "interrupted"
         done = cli("resume", run.run_id, "--workspace", str(tmp_path / "w2"), "--json")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["stored"] == 200

@@ -32,6 +32,23 @@ def verifier_quality(
     return {tier: q.to_dict() for tier, q in tier_quality(checks, floors).items()}
 
 
+#: What a run left "running" by a driver that no longer exists says instead.
+GONE_MESSAGE = (
+    "the process driving this run is gone (killed, or its machine lost) before it could "
+    "record how it ended; resume it to carry on"
+)
+
+
+def effective_status(
+    workspace: Workspace, run_id: str, status: str, message: str
+) -> tuple[str, str]:
+    """The run's status as a reader should see it: "running" only while a live process
+    holds the run's lock; a run whose driver died says "interrupted"."""
+    if status == "running" and not workspace.run_is_driven(run_id):
+        return "interrupted", GONE_MESSAGE
+    return status, message
+
+
 def run_summary(
     ledger: Ledger, workspace: Workspace, run_id: str, *, embedder: Embedder | None = None
 ) -> RunSummary:
@@ -46,10 +63,11 @@ def run_summary(
     cost = float(usage["token_cost"]) + hourly * run.active_s / 3600
     commits = ledger.commits(run_id)
     usable = counts["stored"]
+    status, message = effective_status(workspace, run_id, run.status, run.message)
     return RunSummary(
         run_id=run_id,
-        status=run.status,
-        message=run.message,
+        status=status,
+        message=message,
         recipe=run.recipe_name,
         target=int(run.config["run"]["target"]),
         generated=sum(counts.values()),
