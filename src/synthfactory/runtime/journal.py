@@ -35,13 +35,12 @@ class Journal:
         *,
         started: float,
         error: str | None = None,
-        key: str | None = None,
         verdict: Verdict | None = None,
         worker: str = "",
     ) -> None:
         """One attempt of a step that is not a model call (those write their own: the
         model-call path records the request and its cost)."""
-        if self._audit is not None and key is None:
+        if self._audit is not None:
             self._audit.cpu_attempt(
                 item,
                 step.name,
@@ -62,8 +61,6 @@ class Journal:
                 started_at=started,
                 finished_at=time.time(),
                 error=error,
-                role=getattr(step, "role", None) if key else None,
-                request_key=key,
             )
         )
 

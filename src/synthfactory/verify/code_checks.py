@@ -27,6 +27,17 @@ from synthfactory.verify.check_options import (
 )
 
 
+def _sql_text(field: str, parts: tuple[str, ...], payload: Payload) -> tuple[str, Verdict | None]:
+    """The SQL string at ``field``, or the verdict refusing it (missing, not a string, or
+    blank)."""
+    sql, missing = lookup(field, parts, payload)
+    if missing is not None:
+        return "", missing
+    if not isinstance(sql, str) or not sql.strip():
+        return "", Verdict.reject(f"field {field!r} is not a non-empty SQL string")
+    return sql, None
+
+
 def _python_check(check: str, field: str, read: Callable[[str], object], failure: str) -> Check:
     """A check that only reads Python source with ``read`` (parse or compile): nothing runs."""
     parts = field_parts(check, field)
@@ -80,11 +91,9 @@ def sql_parses(field: str, dialect: str | None = None) -> Check:
             raise RecipeError(f"check 'sql_parses': {err}", option="dialect") from None
 
     def verify(payload: Payload) -> Verdict:
-        sql, missing = lookup(field, parts, payload)
-        if missing is not None:
-            return missing
-        if not isinstance(sql, str) or not sql.strip():
-            return Verdict.reject(f"field {field!r} is not a non-empty SQL string")
+        sql, refused = _sql_text(field, parts, payload)
+        if refused is not None:
+            return refused
         try:
             statements = sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE)
         except SqlglotError as err:
@@ -192,11 +201,9 @@ def sql_plans(
         return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
 
     def verify(payload: Payload) -> Verdict:
-        sql, missing = lookup(field, parts, payload)
-        if missing is not None:
-            return missing
-        if not isinstance(sql, str) or not sql.strip():
-            return Verdict.reject(f"field {field!r} is not a non-empty SQL string")
+        sql, refused = _sql_text(field, parts, payload)
+        if refused is not None:
+            return refused
         if len(sql) > max_length:
             return Verdict.reject(f"field {field!r} is longer than {max_length} characters")
         keyword = _first_keyword(sql)
