@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import random
 import time
 from dataclasses import dataclass
 
+from synthfactory.errors import VerifierBelowFloorError
 from synthfactory.ledger import ItemRecord, Ledger
 from synthfactory.recipe.steps import Payload
 from synthfactory.runtime.audit import AuditRecorder
@@ -24,6 +26,8 @@ from synthfactory.runtime.model_calls import ModelCalls
 from synthfactory.seeds import derive_seed
 from synthfactory.verify.canaries import Canaries, CanaryCheck, TierQuality, tier_quality
 from synthfactory.verify.steps import JudgeStep, SandboxStep, VerifyStep
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class CanaryRunner:
         self._audit = audit
         self._infra_retries = infra_retries
         self._checks: list[CanaryCheck] = ledger.canary_checks(run_id)
+        self._flagged: set[str] = set()  # tiers already warned about
 
     def pick(self, item_id: str, item_seed: int, step: str, tier: str) -> CanaryPick | None:
         """A declared canary to run through ``step`` alongside item ``item_id``, or None."""
@@ -204,6 +209,20 @@ class CanaryRunner:
     def quality(self) -> dict[str, TierQuality]:
         """Each measured tier's catch and false-reject rates so far."""
         return tier_quality(self._checks, self.canaries)
+
+    def hold_floor(self, low: TierQuality | None, *, strict: bool) -> None:
+        """Act on a tier found below its floor: warn once per tier; with ``strict``
+        (``--strict-verifiers``), stop the run naming the tier and its catch rate."""
+        if low is None:
+            return
+        if low.tier not in self._flagged:
+            self._flagged.add(low.tier)
+            log.warning("%s", low.message())
+        if strict:
+            raise VerifierBelowFloorError(
+                f"{low.message()}; stopped by --strict-verifiers (fix or replace the tier, "
+                "or lower its floor in the recipe's canaries)"
+            )
 
     def below_floor(self, tier: str) -> TierQuality | None:
         """The tier's quality if it is now below its floor."""

@@ -13,7 +13,6 @@ the table which of the "passed" items it already holds.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Mapping
@@ -23,7 +22,6 @@ from synthfactory.errors import (
     Fatal,
     RecipeError,
     SynthFactoryError,
-    VerifierBelowFloorError,
 )
 from synthfactory.ledger import ItemRecord, Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
@@ -52,11 +50,8 @@ from synthfactory.runtime.summary import run_summary
 from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
 from synthfactory.verdict import Verdict
-from synthfactory.verify.canaries import TierQuality
 from synthfactory.verify.tiers import is_escalated, skipped_entry
 from synthfactory.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 _FLUSH_INTERVAL_S = 0.025
 _PROGRESS_INTERVAL_S = 0.25
@@ -145,7 +140,6 @@ class RunDriver:
             if recipe.canaries
             else None
         )
-        self._flagged: set[str] = set()
         self._verifier_steps = tuple(
             s for s in recipe.steps if isinstance(s, VerifyStep | SandboxStep | JudgeStep)
         )
@@ -331,7 +325,8 @@ class RunDriver:
         item.state = "passed"
         self.ledger.save_item(item)
         if self._canaries is not None:
-            self._check_floor(await self._canaries.check_mutant(item, self._verifier_steps))
+            low = await self._canaries.check_mutant(item, self._verifier_steps)
+            self._canaries.hold_floor(low, strict=self.config.strict_verifiers)
         if self.audit is not None:
             self.audit.decision(
                 item, accepted=True, finished=time.time(), row=self._committer.row(item)
@@ -406,19 +401,8 @@ class RunDriver:
         """Maybe run a canary through ``step`` beside ``item``; warn (or, with
         ``strict_verifiers``, stop) when the step's tier falls below its floor."""
         if self._canaries is not None:
-            self._check_floor(await self._canaries.check(item, step))
-
-    def _check_floor(self, low: TierQuality | None) -> None:
-        if low is None:
-            return
-        if low.tier not in self._flagged:
-            self._flagged.add(low.tier)
-            log.warning("%s", low.message())
-        if self.config.strict_verifiers:
-            raise VerifierBelowFloorError(
-                f"{low.message()}; stopped by --strict-verifiers (fix or replace the tier, "
-                "or lower its floor in the recipe's canaries)"
-            )
+            low = await self._canaries.check(item, step)
+            self._canaries.hold_floor(low, strict=self.config.strict_verifiers)
 
     async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
         step = self.recipe.step(name)
