@@ -10,7 +10,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from synthfactory.runtime.progress import RunSummary
+from synthfactory.runtime.progress import Progress, RunSummary
 
 
 def stdout() -> Console:
@@ -146,8 +146,86 @@ def print_diversity(out: Console, report: dict[str, Any], rows: int = 20) -> Non
         )
 
 
+class LiveProgress:
+    """A rich live panel fed by the run driver's progress snapshots."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.live import Live
+
+        self._live = Live(console=console, auto_refresh=False, transient=False)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def __call__(self, p: Progress) -> None:
+        rate = p.model_calls / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        pass_rate = "-" if p.pass_rate is None else f"{p.pass_rate:.0%}"
+        eta = "-" if p.eta_s is None else f"{p.eta_s:.0f}s"
+        table = Table(title=f"run {p.run_id}", show_header=False, box=None)
+        table.add_row("usable", f"{p.usable}/{p.target} (stored {p.stored})")
+        table.add_row("failed", f"{p.failed} failed, {p.rejected} rejected")
+        table.add_row("in flight", str(p.in_flight))
+        table.add_row("pass rate", pass_rate)
+        table.add_row("requests", f"{p.model_calls} ({rate:.1f}/s), cache hits {p.cache_hits}")
+        table.add_row("tokens", f"{p.prompt_tokens} in, {p.completion_tokens} out")
+        table.add_row("cost", f"${p.cost:.4f}")
+        table.add_row("elapsed / ETA", f"{p.elapsed_s:.0f}s / {eta}")
+        self._live.update(table, refresh=True)
+
+
+def print_qa(report: Any) -> None:
+    """What `synthfactory qa` prints: the check, the defect rate, the SLA, the defects."""
+    from synthfactory.verify.qa import estimate_defect_rate, percent
+
+    out = stdout()
+    now = estimate_defect_rate(c.verdict for c in report.checks)
+    quality = report.quality
+    more = ""
+    if report.asked < report.requested:
+        more = (
+            f" (of {report.requested} asked for: only {report.asked} stored examples were "
+            "left unchecked by this verifier)"
+        )
+    out.print(
+        f"qa of run {report.run_id} by {report.verifier} (seed {report.sample_seed}): "
+        f"checked {len(report.checks)} now{more}: {now.correct} correct, {now.defective} "
+        f"defective, {now.unsure} unsure, {now.errors} errors; cost ${report.cost:.4f}",
+        highlight=False,
+    )
+    e = quality.estimate
+    out.print(
+        f"defect rate: {e} over {e.checked} of {quality.stored} stored examples checked",
+        highlight=False,
+    )
+    sla = (
+        "no SLA set"
+        if quality.max_defect_rate is None
+        else f"SLA max defect rate {percent(quality.max_defect_rate)}"
+    )
+    verdict = "releasable" if quality.releasable else "NOT releasable"
+    out.print(f"{sla}: {verdict}: {quality.reason}", highlight=False)
+    if quality.defective_items:
+        table = Table("defective item", "verifier", "reason", title="defective examples")
+        for c in quality.defective_items:
+            table.add_row(c.item_id, c.verifier, c.reason)
+        out.print(table)
+    errors = [c for c in report.checks if c.verdict == "error"]
+    if errors:
+        out.print(
+            f"{len(errors)} check(s) failed and will be asked again next time, e.g. "
+            f"{errors[0].item_id}: {errors[0].reason}",
+            highlight=False,
+        )
+
+
 __all__ = [
+    "LiveProgress",
     "print_diversity",
+    "print_qa",
     "print_quality",
     "print_summary",
     "quality_text",
