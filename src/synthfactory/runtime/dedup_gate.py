@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+# The protocol module alone: hashlib only, no numpy (the indexes load on first use).
+from synthfactory.dedup.index import ForgettingIndex
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.model import DedupStep
 from synthfactory.verify.checks import get_path
@@ -112,8 +114,6 @@ class DedupGate:
         """Forget the item ``key`` passed with (it was rejected later), if the index can:
         exact and MinHash can; a semantic index keeps it (a later item like it is then
         turned away as its duplicate)."""
-        from synthfactory.dedup.index import ForgettingIndex
-
         return isinstance(self.index, ForgettingIndex) and self.index.discard(key)
 
     async def check(self, key: str, text: str) -> Duplicate | None:
