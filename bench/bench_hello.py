@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -49,56 +50,107 @@ def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
     return proc, line.split(" ", 1)[1]
 
 
-def run_arm(args: list[str]) -> dict[str, float]:
-    """Run one arm, sampling its process tree's CPU and RSS until it exits."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "arms.py"), *args], stdout=subprocess.PIPE, text=True
-    )
-    root = psutil.Process(proc.pid)
-    cpu_by_pid: dict[int, float] = {}
-    peak_tree_rss = 0
-    peak_tree_pss = 0
-    peak_main_rss = 0
-    samples = 0
-    while proc.poll() is None:
+def _role(p: psutil.Process, root: psutil.Process) -> str:
+    """What a process of an arm's tree is: driver, forkserver, worker or resource tracker."""
+    if p.pid == root.pid:
+        return "driver"
+    try:
+        cmd = " ".join(p.cmdline())
+        parent = p.ppid()
+    except psutil.NoSuchProcess:
+        return "gone"
+    if "resource_tracker" in cmd:
+        return "tracker"
+    if "forkserver" in cmd:
+        return "forkserver" if parent == root.pid else "worker"
+    return "other"
+
+
+class TreeMonitor:
+    """Samples one arm's process tree: CPU per process, RSS by role, RSS/PSS over time."""
+
+    def __init__(self, root: psutil.Process) -> None:
+        self.root = root
+        self.started = time.perf_counter()
+        self.cpu_by_pid: dict[int, float] = {}
+        self.role_of: dict[int, str] = {}
+        self.peak_by_role: dict[str, float] = {}
+        self.timeline: list[tuple[float, int, int]] = []  # (seconds, tree RSS MB, PSS MB)
+        self.peak_tree_rss = self.peak_tree_pss = self.peak_main_rss = 0
+        self.samples = 0
+
+    def sample(self) -> bool:
+        """One sample of the whole tree; False once the root is gone."""
         try:
-            tree = [root, *root.children(recursive=True)]
+            tree = [self.root, *self.root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            break
+            return False
         rss = pss = 0
+        by_role: dict[str, float] = {}
         # PSS (proportional set size) reads smaps, which is slow: every 5th sample only.
-        full = samples % 5 == 0
-        samples += 1
+        full = self.samples % 5 == 0
+        self.samples += 1
         for p in tree:
             try:
                 times = p.cpu_times()
-                cpu_by_pid[p.pid] = times.user + times.system
+                self.cpu_by_pid[p.pid] = times.user + times.system
                 mem = p.memory_info().rss
                 if full:
                     pss += p.memory_full_info().pss
             except psutil.NoSuchProcess:
                 continue
+            role = self.role_of.setdefault(p.pid, _role(p, self.root))
+            by_role[role] = by_role.get(role, 0) + mem / 2**20
             rss += mem
-            if p.pid == root.pid:
-                peak_main_rss = max(peak_main_rss, mem)
-        peak_tree_rss = max(peak_tree_rss, rss)
-        peak_tree_pss = max(peak_tree_pss, pss)
+            if p.pid == self.root.pid:
+                self.peak_main_rss = max(self.peak_main_rss, mem)
+        self.peak_tree_rss = max(self.peak_tree_rss, rss)
+        self.peak_tree_pss = max(self.peak_tree_pss, pss)
+        for role, mb in by_role.items():
+            self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), mb)
+        if full:
+            elapsed = round(time.perf_counter() - self.started, 2)
+            self.timeline.append((elapsed, round(rss / 2**20), round(pss / 2**20)))
+        return True
+
+    def summary(self, items: int) -> dict[str, Any]:
+        """CPU per item, peaks, and the breakdowns, for ``items`` items."""
+        cpu_by_role: dict[str, float] = {}
+        for pid, cpu in self.cpu_by_pid.items():
+            role = self.role_of.get(pid, "other")
+            cpu_by_role[role] = cpu_by_role.get(role, 0) + cpu
+        cpu_s = sum(self.cpu_by_pid.values())
+        return {
+            "cpu_s": cpu_s,
+            "cpu_ms_per_item": 1000 * cpu_s / items,
+            "cpu_s_by_role": {k: round(v, 2) for k, v in cpu_by_role.items()},
+            "peak_rss_mb_by_role": {k: round(v) for k, v in self.peak_by_role.items()},
+            "rss_timeline": self.timeline,
+            "peak_rss_mb": self.peak_tree_rss / 2**20,
+            "peak_pss_mb": self.peak_tree_pss / 2**20,
+            "peak_main_rss_mb": self.peak_main_rss / 2**20,
+        }
+
+
+def run_arm(args: list[str]) -> dict[str, Any]:
+    """Run one arm, sampling its process tree's CPU and RSS until it exits."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "arms.py"), *args], stdout=subprocess.PIPE, text=True
+    )
+    monitor = TreeMonitor(psutil.Process(proc.pid))
+    while proc.poll() is None and monitor.sample():
         time.sleep(0.02)
     out, _ = proc.communicate()
     process_wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"arm {args[0]} failed with {proc.returncode}")
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     # Whole-process wall time: interpreter start, imports, the work, shutdown. items/s is
     # computed from it, so start-up costs (imports, worker pools) count against each arm.
     result["process_wall_s"] = process_wall
     result["items_per_s"] = result["items"] / process_wall
-    result["cpu_s"] = sum(cpu_by_pid.values())
-    result["cpu_ms_per_item"] = 1000 * result["cpu_s"] / result["items"]
-    result["peak_rss_mb"] = peak_tree_rss / 2**20
-    result["peak_pss_mb"] = peak_tree_pss / 2**20
-    result["peak_main_rss_mb"] = peak_main_rss / 2**20
+    result.update(monitor.summary(result["items"]))
     return result
 
 
@@ -107,7 +159,7 @@ def bench(
 ) -> dict[str, object]:
     server, url = start_server(latency_ms)
     factory = ["synthfactory", *(["synthfactory-buffered"] if durability else [])]
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], **{arm: [] for arm in factory}}
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], **{arm: [] for arm in factory}}
     try:
         run_arm(["bare", url, "200", str(concurrency)])  # warm up the server and the disk cache
         for _ in range(repeats):
@@ -132,6 +184,15 @@ def bench(
                 "peak_main_rss_mb",
             )
         }
+        # Where the memory and CPU went, and memory over time, in the last repeat.
+        last = results[-1]
+        summary[arm]["cpu_s_by_role"] = last.get("cpu_s_by_role", {})  # type: ignore[index]
+        summary[arm]["peak_rss_mb_by_role"] = last.get("peak_rss_mb_by_role", {})  # type: ignore[index]
+        summary[arm]["rss_timeline"] = last.get("rss_timeline", [])  # type: ignore[index]
+    summary["ratio_cpu_per_item"] = statistics.median(
+        s["cpu_ms_per_item"] / b["cpu_ms_per_item"]
+        for b, s in zip(runs["bare"], runs["synthfactory"], strict=True)
+    )
     ratios = [
         s["items_per_s"] / b["items_per_s"]
         for b, s in zip(runs["bare"], runs["synthfactory"], strict=True)
@@ -189,6 +250,13 @@ def main() -> None:
                 f"{m['peak_main_rss_mb']:<5.0f}"
                 f"{m['peak_pss_mb']:>12.0f}"
             )
+        m = r["synthfactory"]
+        assert isinstance(m, dict)
+        print(
+            f"{'':>8} synthfactory peak RSS MB by process: {m['peak_rss_mb_by_role']}; "
+            f"CPU s by process: {m['cpu_s_by_role']}"
+        )
+        print(f"{'':>8} synthfactory / bare CPU per item: {r['ratio_cpu_per_item']:.2f}")
         print(
             f"{'':>8} synthfactory / bare items/s: {r['ratio_items_per_s']:.2f} "
             f"(each repeat: {', '.join(f'{x:.2f}' for x in r['ratios'])})"

@@ -18,6 +18,8 @@ methods of the last section of :class:`Ledger`.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -237,8 +239,10 @@ class Ledger:
             return
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            for sql, params in pending:
-                self._conn.execute(sql, params)
+            # Runs of one statement go in one executemany (order kept): a statement's
+            # Python-side cost, paid ~7 times per item, is most of a flush's CPU.
+            for sql, run in itertools.groupby(pending, key=operator.itemgetter(0)):
+                self._conn.executemany(sql, [params for _, params in run])
 
     def create_run(self, run: RunRecord) -> None:
         """Record a new run (committed at once)."""

@@ -15,8 +15,6 @@ import dataclasses
 import itertools
 import multiprocessing
 import os
-import select
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +30,7 @@ from synthfactory.recipe.loader import RecipeSource, load_recipe
 from synthfactory.recipe.model import Recipe, SandboxStep
 from synthfactory.recipe.templates import render
 from synthfactory.runtime.executor import StepOutcome, execute_batch, execute_step
+from synthfactory.runtime.pool_worker import die_with_driver, preload_modules, warm_up
 
 if TYPE_CHECKING:
     from synthfactory.sandbox import Sandbox
@@ -40,42 +39,6 @@ _Pending = tuple[str, dict[str, Any], "asyncio.Future[StepOutcome]"]
 
 
 _MAX_RESTARTS_WITHOUT_PROGRESS = 3
-
-
-def _warm_up() -> int:
-    return os.getpid()
-
-
-def _die_with_driver(driver_pid: int) -> None:
-    """Worker initializer: exit as soon as the driver process is gone.
-
-    A driver killed with -9 cannot shut its pool down, and the forkserver outlives it for as
-    long as any worker does, so each worker watches the driver itself (a pidfd, which cannot
-    be fooled by pid reuse) and leaves no orphan behind holding the driver's stdout.
-    """
-    import signal
-    import threading
-
-    # Ctrl-C reaches the whole process group; the driver decides how to stop, and shuts
-    # the pool down itself. A worker printing KeyboardInterrupt tracebacks helps no one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        try:
-            fd = os.pidfd_open(driver_pid)
-        except ProcessLookupError:
-            os._exit(1)
-        except (OSError, AttributeError):  # no pidfd here: poll instead
-            while True:
-                try:
-                    os.kill(driver_pid, 0)
-                except ProcessLookupError:
-                    os._exit(1)
-                time.sleep(0.5)
-        select.select([fd], [], [])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -102,6 +65,7 @@ class LocalExecutor:
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, OpenAIChatClient] = {}
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_starting: asyncio.Task[ProcessPoolExecutor] | None = None
         self._source: RecipeSource | None = None
         self._recipe: Recipe | None = None
         self._pending: list[_Pending] = []
@@ -132,16 +96,36 @@ class LocalExecutor:
                 allow_weak_isolation=self.allow_weak_isolation,
             )
         if self.verify_workers > 0:
-            self._pool = self._new_pool()
-            # Start the workers now, while the first model calls are in flight.
-            for _ in range(self.verify_workers):
-                self._pool.submit(_warm_up)
+            # In the background: the first pool starts the forkserver, which imports the
+            # preloaded modules before it answers (a second or so), while the first model
+            # calls go out. The first step to need the pool waits for it.
+            self._pool_starting = asyncio.create_task(asyncio.to_thread(self._started_pool))
+
+    async def _pool_started(self) -> None:
+        starting = self._pool_starting
+        assert starting is not None
+        pool = await starting
+        if self._pool_starting is starting:  # the first waiter to wake up takes it
+            self._pool, self._pool_starting = pool, None
+
+    def _started_pool(self) -> ProcessPoolExecutor:
+        pool = self._new_pool()
+        # Start the workers now, before the first model answers need them.
+        for _ in range(self.verify_workers):
+            pool.submit(warm_up)
+        return pool
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        assert self._recipe is not None
+        # Workers fork from the forkserver with these already imported, instead of each
+        # importing them anew (about a second of CPU per worker). Takes effect when the
+        # forkserver starts, i.e. for the process's first pool.
+        context.set_forkserver_preload(preload_modules(self._recipe))
         return ProcessPoolExecutor(
             max_workers=self.verify_workers,
-            mp_context=multiprocessing.get_context("forkserver"),
-            initializer=_die_with_driver,
+            mp_context=context,
+            initializer=die_with_driver,
             initargs=(os.getpid(),),
         )
 
@@ -161,6 +145,8 @@ class LocalExecutor:
             return await self._run_sandboxed(definition, payload)
         if self._broken is not None:
             raise self._broken
+        if self._pool_starting is not None:
+            await self._pool_started()
         if self._pool is None:
             return execute_step(self._recipe, step, payload)
         fut: asyncio.Future[StepOutcome] = asyncio.get_running_loop().create_future()
@@ -284,6 +270,8 @@ class LocalExecutor:
         if self._sandbox is not None:
             sandbox, self._sandbox = self._sandbox, None
             await asyncio.to_thread(sandbox.close)
+        if self._pool_starting is not None:
+            await self._pool_started()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await asyncio.get_running_loop().run_in_executor(
