@@ -9,10 +9,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import typer.main
+from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
-from typer.testing import CliRunner
 
 from synthfactory.cli import app
+
+#: The click command typer builds from the app, built once: building it is most of the
+#: time an in-process call takes.
+COMMAND = typer.main.get_command(app)
 
 #: Port 9 (discard) on loopback: nothing listens, and a refused input never gets that far.
 FAKE_URL = "http://127.0.0.1:9/v1"
@@ -44,7 +49,7 @@ class Outcome:
 def invoke(argv: Sequence[str]) -> Outcome:
     """Run ``synthfactory ARGV`` in-process; an escaping exception is a test failure."""
     runner = CliRunner(env={"SYNTHFACTORY_WORKSPACE": None, "COLUMNS": "400"})
-    result = runner.invoke(app, list(argv), catch_exceptions=False)
+    result = runner.invoke(COMMAND, list(argv), catch_exceptions=False)
     return Outcome(result.exit_code, result.output)
 
 
@@ -83,6 +88,7 @@ def assert_unchanged(root: Path, before: Snapshot) -> None:
 
 
 __all__ = [
+    "COMMAND",
     "ENDPOINT",
     "FAKE_URL",
     "FUZZ",

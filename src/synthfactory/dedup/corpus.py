@@ -127,6 +127,8 @@ def read_rows(path: Path, batch_size: int = 4096) -> Iterator[list[dict[str, Any
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise CorpusError(f"{path}:{number}: not JSON ({err})") from None
+            except RecursionError:
+                raise CorpusError(f"{path}:{number}: JSON nested too deeply to read") from None
             if not isinstance(row, dict):
                 raise CorpusError(f"{path}:{number}: expected a JSON object per line")
             rows.append(row)

@@ -55,7 +55,8 @@ def failure(err: BaseException, what: str, files: tuple[str, ...] = ()) -> Recip
     if at is None:
         return RecipeError(f"{what}: {message}")
     file, line = at
-    return RecipeError(f"{what}: {file}, line {line}: {message}", file=file, line=line)
+    where = f"{what}, line {line}" if what.endswith(file) else f"{what}: {file}, line {line}"
+    return RecipeError(f"{where}: {message}", file=file, line=line)
 
 
 def import_module(name: str, ref: str) -> ModuleType:

@@ -263,6 +263,8 @@ class Builder:
                 problem = "the line is not UTF-8 text"
             except json.JSONDecodeError as err:
                 problem = f"not valid JSON: {err.msg} (column {err.colno})"
+            except RecursionError:
+                problem = "the JSON is nested too deeply to read"
             else:
                 if not isinstance(record, dict):
                     problem = f"expected a JSON object, got {kind_of(record)}"

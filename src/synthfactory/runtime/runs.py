@@ -102,8 +102,11 @@ def _replayed(
             f"--replay: {workspace} is not a workspace yet, so no earlier run of "
             f"{recipe.name!r} used role {missing[0]!r}; nothing to replay from"
         )
-    with _opened(workspace, create=False) as (_, ledger, _cache):
+    ledger = Ledger(Workspace(workspace, create=False).ledger_to_read)
+    try:
         previous = _previous_endpoints(ledger, recipe.name)
+    finally:
+        ledger.close()
     replayed = dict(by_role)
     for role in missing:
         if role not in previous:
