@@ -16,11 +16,12 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
 from synthfactory import cli_endpoints
-from synthfactory.cli_exits import exit_codes
+from synthfactory.cli_exits import exit_codes, option_error
 from synthfactory.cli_tables import LiveProgress, print_qa, print_summary, stderr, stdout
 from synthfactory.errors import ConfigError
 from synthfactory.runtime.progress import RunSummary
@@ -192,8 +193,8 @@ def run(
                 strict_verifiers=strict_verifiers,
                 max_defect_rate=max_defect_rate,
             )
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        except ValidationError as err:
+            raise option_error(err) from None
         steps_on = cli_endpoints.executor(
             executor,
             ray_address=ray_address,

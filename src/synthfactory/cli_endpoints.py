@@ -123,7 +123,7 @@ def stored_run_config(workspace: Path, run_id: str) -> dict[str, Any]:
     from synthfactory.ledger import Ledger
     from synthfactory.workspace import Workspace
 
-    ledger = Ledger(Workspace(workspace, create=False).ledger_path)
+    ledger = Ledger(Workspace(workspace, create=False).ledger_to_read)
     try:
         return dict(ledger.run(run_id).config)
     finally:

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import typer
+from pydantic import ValidationError
 
-from synthfactory.errors import SynthFactoryError, UserInputError
+from synthfactory.errors import ConfigError, SynthFactoryError, UserInputError
 
 
 def plain_fail(message: str, code: int) -> NoReturn:
@@ -29,4 +30,17 @@ def exit_codes(fail: Callable[[str, int], NoReturn] = plain_fail) -> Iterator[No
         fail(str(err), 1)
 
 
-__all__ = ["exit_codes", "plain_fail"]
+def option_error(err: ValidationError) -> ConfigError:
+    """pydantic's complaint about options, said with the options' names (``--max-items``)
+    in one line, not as pydantic's multi-line dump."""
+    problems = []
+    for error in err.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            option = "--" + str(error["loc"][0]).replace("_", "-")
+            message = f"{option}: {message[:1].lower()}{message[1:]} (got {error['input']!r:.60})"
+        problems.append(message)
+    return ConfigError("; ".join(problems))
+
+
+__all__ = ["exit_codes", "option_error", "plain_fail"]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _open(workspace: str | Path) -> tuple[Workspace, Ledger]:
     ws = Workspace(workspace, create=False)
-    return ws, Ledger(ws.ledger_path)
+    return ws, Ledger(ws.ledger_to_read)
 
 
 def list_runs(workspace: str | Path) -> list[dict[str, Any]]:

@@ -83,6 +83,12 @@ class Workspace:
         return self.root / "ledger.sqlite"
 
     @property
+    def ledger_to_read(self) -> Path:
+        """The ledger for a command that only reads it: a workspace no run has used yet
+        has none, and reads as an empty one (SQLite's ``:memory:``) rather than get one."""
+        return self.ledger_path if self.ledger_path.exists() else Path(":memory:")
+
+    @property
     def cache_path(self) -> Path:
         """The response cache (SQLite), shared by every run in the workspace."""
         return self.root / "cache.sqlite"

@@ -10,6 +10,7 @@ import typer.main
 
 import synthfactory.cli
 from synthfactory.testing import FakeServer
+from synthfactory.workspace import Workspace
 from tests.conftest import cli
 
 HELLO_YAML = Path(synthfactory.cli.__file__).parent / "examples" / "hello.yaml"
@@ -91,7 +92,7 @@ def test_bad_input_gets_a_clear_message(
     tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
     ws = tmp_path / "ws"
-    cli("run", "hello", "-w", str(ws), "--replay", "--target", "1")  # creates the workspace
+    Workspace(ws, create=True)  # a refused run leaves none behind, so make one
     done = cli(*args, "-w", str(ws))
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in done.stderr

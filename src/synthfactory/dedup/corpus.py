@@ -112,14 +112,23 @@ def read_rows(path: Path, batch_size: int = 4096) -> Iterator[list[dict[str, Any
             yield batch.to_pylist()
         return
     rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise CorpusError(
+                    f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+                    f"{err.start + 1}); save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise CorpusError(f"{path}:{number}: not JSON ({err})") from None
+            except RecursionError:
+                raise CorpusError(f"{path}:{number}: JSON nested too deeply to read") from None
             if not isinstance(row, dict):
                 raise CorpusError(f"{path}:{number}: expected a JSON object per line")
             rows.append(row)

@@ -7,7 +7,6 @@ processes (local pool or Ray actors) use to load the very same recipe themselves
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import pickle
 import sys
@@ -19,6 +18,7 @@ from typing import Any, Literal
 
 from synthfactory.errors import RecipeError
 from synthfactory.recipe.model import Recipe
+from synthfactory.recipe.user_code import failure, import_module
 
 #: Built-in example recipes, by name. The one place names are resolved.
 BUILTIN_RECIPES = MappingProxyType(
@@ -60,7 +60,12 @@ def resolve_recipe(spec: str | Path | Recipe) -> tuple[Recipe, RecipeSource]:
     if text in BUILTIN_RECIPES:
         source = RecipeSource("builtin", text)
     elif text.endswith((".py", ".yaml", ".yml")):
-        path = Path(text).expanduser().resolve()
+        try:
+            path = Path(text).expanduser().resolve()
+        except (RuntimeError, OSError, ValueError) as err:  # ~unknown_user, a NUL byte
+            raise RecipeError(f"recipe file {text}: cannot resolve the path ({err})") from None
+        if path.is_dir():
+            raise RecipeError(f"recipe file {text} is a directory")
         if not path.is_file():
             raise RecipeError(f"recipe file {text} does not exist")
         source = RecipeSource("path", str(path))
@@ -107,11 +112,10 @@ def _load_cached(source: RecipeSource) -> Recipe:
 
 def _from_module_ref(ref: str) -> Any:
     module_name, _, attr = ref.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise RecipeError(f"recipe {ref}: cannot import {module_name}: {err}") from None
-    return _recipe_from_namespace(vars(module), ref, attr or "recipe")
+    if attr and not attr.isidentifier():
+        raise RecipeError(f"recipe {ref!r}: {attr!r} is not an attribute name")
+    module = import_module(module_name, ref)
+    return _recipe_from_namespace(vars(module), repr(ref), attr or "recipe")
 
 
 def _from_python_file(path: Path) -> Any:
@@ -125,17 +129,20 @@ def _from_python_file(path: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except RecipeError as err:
-        raise RecipeError(f"{path}: {err}") from None
-    except Exception as err:
+    except (Exception, SystemExit) as err:
+        # Anything a user's file does at import, exit() included, is said, not shown.
         sys.modules.pop(name, None)
-        raise RecipeError(f"recipe file {path} raised {type(err).__name__}: {err}") from None
+        raise failure(err, f"recipe file {path}", (str(path),)) from None
     return _recipe_from_namespace(vars(module), str(path), "recipe")
 
 
 def _recipe_from_namespace(namespace: dict[str, Any], where: str, attr: str) -> Any:
     if attr in namespace:
         return namespace[attr]
-    if "build_recipe" in namespace and callable(namespace["build_recipe"]):
-        return namespace["build_recipe"]()
+    build = namespace.get("build_recipe")
+    if callable(build):
+        try:
+            return build()
+        except (Exception, SystemExit) as err:
+            raise failure(err, f"{where}: build_recipe()") from None
     raise RecipeError(f"{where} defines neither `{attr}` (a Recipe) nor `build_recipe()`")

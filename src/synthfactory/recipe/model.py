@@ -175,10 +175,22 @@ class Recipe:
         return hashlib.sha256(blob).hexdigest()
 
 
+def is_plain_name(name: str) -> bool:
+    """True for a name that is safe as a file name: letters, digits, '-', '_' and '.',
+    starting with a letter or '_' (so never '..')."""
+    return bool(name) and name.replace("-", "_").replace(".", "_").isidentifier()
+
+
 def _validate(recipe: Recipe) -> None:
     where = f"recipe {recipe.name!r}"
-    if not recipe.name or not recipe.name.replace("-", "_").replace(".", "_").isidentifier():
+    if not is_plain_name(recipe.name):
         raise RecipeError(f"{where}: a recipe name must be letters, digits, '-', '_' or '.'")
+    if not is_plain_name(recipe.dataset_name):
+        # It names a directory in the workspace: no separators, no "..".
+        raise RecipeError(
+            f"{where}: dataset name {recipe.dataset_name!r} must be letters, digits, '-', "
+            "'_' or '.'"
+        )
     if not recipe.steps:
         raise RecipeError(f"{where}: a recipe needs at least one step")
     seen: set[str] = set()
@@ -342,4 +354,5 @@ __all__ = [
     "VerifyFn",
     "VerifyStep",
     "derive_seed",
+    "is_plain_name",
 ]

@@ -53,6 +53,10 @@ class Rows:
             self._loaded.extend(source)
         return self._loaded
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A copy sent to a worker reads the file itself, rather than carrying its records.
+        return (Rows, (self.path, self.fields, self.inline))
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description, for the recipe digest (includes the data's digest)."""
         if self.path is None:
@@ -70,7 +74,10 @@ def rows(path: str | Path, *, fields: Sequence[str] | None = None) -> Rows:
         )
     if not target.exists():
         raise ValueError(f"seed data {str(target)!r} not found")
-    return Rows(path=str(target.resolve()), fields=tuple(fields) if fields else None)
+    sampler = Rows(path=str(target.resolve()), fields=tuple(fields) if fields else None)
+    # Read now, so a bad data file is refused when the recipe loads, before a run starts.
+    sampler.records()
+    return sampler
 
 
 def personas(records: Sequence[Mapping[str, Any]] | str | Path) -> Rows:

@@ -65,10 +65,22 @@ def taxonomy(
     sep: str = "/",
 ) -> Taxonomy:
     """A :class:`Taxonomy` sampler from a nested tree, or from a YAML file holding one."""
-    if isinstance(tree, str | Path):
-        tree = load_tree(Path(tree))
     if by not in ("leaf", "level"):
         raise ValueError(f"taxonomy(): by must be 'leaf' or 'level', not {by!r}")
+    if not isinstance(tree, str | Path):
+        return _build(tree, by, sep)
+    path = Path(tree)
+    try:
+        return _build(load_tree(path), by, sep)
+    except ValueError as err:
+        # Say which file: a recipe may name several.
+        text = str(err)
+        raise ValueError(
+            text if str(path) in text else f"taxonomy file {str(path)!r}: {text}"
+        ) from None
+
+
+def _build(tree: Any, by: Literal["leaf", "level"], sep: str) -> Taxonomy:
     leaves: list[str] = []
     weights: list[float] = []
     _walk(tree, [], 1.0, out=(leaves, weights), sep=sep)
@@ -88,10 +100,16 @@ def load_tree(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ValueError(f"cannot read taxonomy file {str(path)!r}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"taxonomy file {str(path)!r} is not UTF-8 text (byte at offset {err.start})"
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ValueError(f"taxonomy file {str(path)!r} is not valid YAML: {err}") from None
+    except RecursionError:
+        raise ValueError(f"taxonomy file {str(path)!r} is nested too deeply to read") from None
 
 
 def _children(node: Any) -> list[tuple[str, Any]]:
@@ -110,7 +128,10 @@ def _children(node: Any) -> list[tuple[str, Any]]:
 
 def _weight_of(node: Any) -> float:
     if isinstance(node, Mapping) and _WEIGHT in node:
-        return float(node[_WEIGHT])
+        weight = node[_WEIGHT]
+        if not isinstance(weight, int | float) or isinstance(weight, bool):
+            raise ValueError(f"taxonomy(): a {_WEIGHT} must be a number, got {weight!r:.40}")
+        return float(weight)
     return 1.0
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from synthfactory.errors import RecipeError
+from synthfactory.errors import RecipeError, UserInputError
 from synthfactory.recipe.model import (
     SAMPLING_PARAMS,
     Coverage,
@@ -41,6 +40,7 @@ from synthfactory.recipe.samplers import (
 from synthfactory.recipe.seed_data import personas, rows
 from synthfactory.recipe.taxonomy import taxonomy
 from synthfactory.recipe.templates import compile_template
+from synthfactory.recipe.user_code import DOTTED, describe
 from synthfactory.recipe.yaml_source import KeyPath, Source, did_you_mean, kind_of, one_line
 from synthfactory.recipe.yaml_specs import JudgeSpec, ModelSpec, RecipeSpec, StepSpec
 from synthfactory.verify.checks import CHECKS, build_check
@@ -57,7 +57,6 @@ _SAMPLER_KINDS = (
     "rows",
     "combine",
 )
-_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
 class Builder:
@@ -142,8 +141,11 @@ class Builder:
                 low, high = _pair(args, kind, int_only=False)
                 return uniform(float(low), float(high))
             return self._data_sampler(at, kind, args)
-        except ValueError as err:
-            raise self.source.error(at, str(err)) from None
+        except RecipeError:
+            raise  # a nested sampler's problem, located already
+        except (ValueError, TypeError, UserInputError) as err:
+            # A bad data file (CorpusError) or an argument of the wrong type, at its line.
+            raise self.source.error(at, one_line(str(err))) from None
         except KeyError:
             pass
         raise self.source.error(
@@ -169,8 +171,8 @@ class Builder:
             if isinstance(args, str):
                 return taxonomy(self.base_dir / args)
             if isinstance(args, dict) and ("file" in args or "tree" in args):
-                tree = self.base_dir / args["file"] if "file" in args else args["tree"]
-                return taxonomy(tree, by=args.get("by", "leaf"), sep=args.get("sep", "/"))
+                tree = self.base_dir / _text(args, "file") if "file" in args else args["tree"]
+                return taxonomy(tree, by=args.get("by", "leaf"), sep=_text(args, "sep", "/"))
             raise ValueError(
                 "taxonomy takes a file name, or {tree: {...}} / {file: F} with optional by, sep"
             )
@@ -184,7 +186,12 @@ class Builder:
             if isinstance(args, str):
                 return rows(self.base_dir / args)
             if isinstance(args, dict) and "path" in args:
-                return rows(self.base_dir / args["path"], fields=args.get("fields"))
+                fields = args.get("fields")
+                if fields is not None and not (
+                    isinstance(fields, list) and all(isinstance(f, str) for f in fields)
+                ):
+                    raise ValueError(f"rows: fields takes a list of names, got {kind_of(fields)}")
+                return rows(self.base_dir / _text(args, "path"), fields=fields)
             raise ValueError("rows takes a file name, or {path: F, fields: [...]}")
         if kind == "combine":
             if not isinstance(args, dict) or not isinstance(args.get("fields"), dict):
@@ -256,6 +263,8 @@ class Builder:
                 problem = "the line is not UTF-8 text"
             except json.JSONDecodeError as err:
                 problem = f"not valid JSON: {err.msg} (column {err.colno})"
+            except RecursionError:
+                problem = "the JSON is nested too deeply to read"
             else:
                 if not isinstance(record, dict):
                     problem = f"expected a JSON object, got {kind_of(record)}"
@@ -412,7 +421,7 @@ class Builder:
         if not isinstance(ref, str):
             raise self.source.error(at, f"expected a 'module:function' string, got {kind_of(ref)}")
         module_name, sep, attr = ref.partition(":")
-        if not sep or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attr):
+        if not sep or not DOTTED.fullmatch(module_name) or not DOTTED.fullmatch(attr):
             raise self.source.error(
                 at, f"{ref!r} is not a 'module:function' reference such as 'mypackage.steps:tidy'"
             )
@@ -424,13 +433,11 @@ class Builder:
                 f"cannot import module {module_name!r} for {ref!r}: {err} (is it installed "
                 "or on PYTHONPATH?)",
             ) from None
-        except Exception as err:
+        except (Exception, SystemExit) as err:
             # Importing runs the user's module; whatever it raises is reported, not shown
             # as a traceback.
             raise self.source.error(
-                at,
-                f"importing module {module_name!r} for {ref!r} raised "
-                f"{type(err).__name__}: {one_line(str(err))}",
+                at, f"importing module {module_name!r} for {ref!r}: {describe(err)}"
             ) from None
         for part in attr.split("."):
             try:
@@ -445,6 +452,13 @@ class Builder:
             )
         resolved: Callable[..., Any] = obj
         return resolved
+
+
+def _text(args: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = args.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} takes a non-empty string, got {kind_of(value)}")
+    return value
 
 
 def _is_number(value: object) -> bool:

@@ -116,6 +116,12 @@ def parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
         ) from None
     except yaml.YAMLError as err:
         raise RecipeError(f"{file}: YAML error: {one_line(str(err))}", file=file) from None
+    except RecursionError:
+        # PyYAML parses nested collections recursively.
+        line = loader.line + 1
+        raise RecipeError(
+            f"{file}, line {line}: the YAML is nested too deeply to read", file=file, line=line
+        ) from None
     finally:
         loader.dispose()
     return root, data

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from synthfactory.recipe.model import is_plain_name
 
 
 class RunConfig(BaseModel):
@@ -36,6 +38,14 @@ class RunConfig(BaseModel):
     max_defect_rate: float | None = Field(
         default=None, gt=0, lt=1, description="quality SLA: the most defects tolerated"
     )
+
+    @field_validator("dataset")
+    @classmethod
+    def _plain_dataset(cls, value: str | None) -> str | None:
+        # It names a directory in the workspace: no separators, no "..".
+        if value is not None and not is_plain_name(value):
+            raise ValueError(f"{value!r} is not a dataset name (letters, digits, '-', '_', '.')")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

@@ -41,7 +41,7 @@ def _check_roles(recipe: Recipe, endpoints: Mapping[str, EndpointConfig]) -> Non
     unknown = set(endpoints) - recipe.roles
     if unknown:
         raise ConfigError(
-            f"endpoint role(s) {sorted(unknown)} are not used by recipe {recipe.name!r}, "
+            f"--endpoint role(s) {sorted(unknown)} are not used by recipe {recipe.name!r}, "
             f"whose model steps use {sorted(recipe.roles) or 'no roles'}"
         )
     missing = recipe.roles - set(endpoints)
@@ -75,6 +75,47 @@ def _previous_endpoints(ledger: Ledger, recipe_name: str) -> dict[str, dict[str,
             for role, cfg in run.config.get("endpoints", {}).items():
                 found.setdefault(role, cfg)
     return found
+
+
+def _by_role(endpoints: Sequence[EndpointConfig]) -> dict[str, EndpointConfig]:
+    by_role: dict[str, EndpointConfig] = {}
+    for endpoint in endpoints:
+        if endpoint.role in by_role:
+            raise ConfigError(
+                f"--endpoint: role {endpoint.role!r} is given twice ({by_role[endpoint.role].url} "
+                f"and {endpoint.url}); give each role one endpoint"
+            )
+        by_role[endpoint.role] = endpoint
+    return by_role
+
+
+def _replayed(
+    workspace: str | Path, recipe: Recipe, by_role: dict[str, EndpointConfig]
+) -> dict[str, EndpointConfig]:
+    """The endpoints a replay uses: those given, else those of an earlier run of ``recipe``
+    in ``workspace`` (which must exist: a replay has nothing to replay in a new one)."""
+    missing = [r for r in sorted(recipe.roles) if r not in by_role or by_role[r].model is None]
+    if not missing:
+        return by_role
+    if not (Path(workspace).expanduser() / "workspace.json").exists():
+        raise ConfigError(
+            f"--replay: {workspace} is not a workspace yet, so no earlier run of "
+            f"{recipe.name!r} used role {missing[0]!r}; nothing to replay from"
+        )
+    ledger = Ledger(Workspace(workspace, create=False).ledger_to_read)
+    try:
+        previous = _previous_endpoints(ledger, recipe.name)
+    finally:
+        ledger.close()
+    replayed = dict(by_role)
+    for role in missing:
+        if role not in previous:
+            raise ConfigError(
+                f"--replay: no earlier run of {recipe.name!r} in this workspace used "
+                f"role {role!r}; nothing to replay from"
+            )
+        replayed[role] = EndpointConfig(**previous[role])
+    return replayed
 
 
 def _recorder(
@@ -200,23 +241,16 @@ async def run_recipe(
     attempt is appended to the workspace's signed audit log (``WORKSPACE/audit/``).
     """
     loaded, source = resolve_recipe(recipe)
+    # Everything a user can have got wrong is checked before the workspace is created or
+    # touched: a refused run leaves no trace.
+    by_role = _by_role(endpoints)
+    if config.replay:
+        by_role = _replayed(workspace, loaded, by_role)
+    _check_roles(loaded, by_role)
+    config = _with_coverage(loaded, config)
+    if not config.replay:
+        by_role = await _resolve_models(by_role)
     with _opened(workspace, create=True) as (ws, ledger, cache):
-        by_role = {e.role: e for e in endpoints}
-        if config.replay:
-            previous = _previous_endpoints(ledger, loaded.name)
-            for role in loaded.roles:
-                if role in by_role and by_role[role].model is not None:
-                    continue
-                if role not in previous:
-                    raise ConfigError(
-                        f"--replay: no earlier run of {loaded.name!r} in this workspace used "
-                        f"role {role!r}; nothing to replay from"
-                    )
-                by_role[role] = EndpointConfig(**previous[role])
-        _check_roles(loaded, by_role)
-        config = _with_coverage(loaded, config)
-        if not config.replay:
-            by_role = await _resolve_models(by_role)
         dataset = config.dataset or loaded.dataset_name
         now = time.time()
         run = RunRecord(
