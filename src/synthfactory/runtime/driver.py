@@ -13,6 +13,7 @@ the table which of the "passed" items it already holds.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 from collections.abc import Mapping
@@ -154,9 +155,14 @@ class RunDriver:
         self.ledger.set_run_status(self.run.run_id, status)
         try:
             await self.executor.start(self.source, self.endpoints)
+            # What is alive now (imports, the recipe, the pools) is moved out of the
+            # collector's reach for the run: each full collection would walk it all again,
+            # for garbage that is nearly all made and freed by the run itself.
+            gc.freeze()
             try:
                 await self._run_items()
             finally:
+                gc.unfreeze()
                 await self.executor.close()
             if self._dedup.dry is not None:
                 status = "exhausted"

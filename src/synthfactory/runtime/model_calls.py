@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import orjson
 
 from synthfactory.cache import ResponseCache
@@ -210,24 +211,33 @@ def parse_structured(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | N
         value = orjson.loads(text)
     except orjson.JSONDecodeError as err:
         return None, f"invalid JSON: {err}; answer began {text[:80]!r}"
-    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    fast, full = _validators(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    # The compiled (Rust) validator passes most answers in well under a microsecond; the
+    # pure-Python one (~50x slower) has the last word on a failure and words the message.
+    if fast is not None and fast.is_valid(value):
+        return value, None
+    error = jsonschema.exceptions.best_match(full.iter_errors(value))
     if error is not None:
         path = "/".join(str(p) for p in error.absolute_path) or "(root)"
         return None, f"answer does not match the schema at {path}: {error.message}"
     return value, None
 
 
-_VALIDATORS: dict[bytes, jsonschema.protocols.Validator] = {}
+_VALIDATORS: dict[bytes, tuple[Any, jsonschema.protocols.Validator]] = {}
 
 
-def _validator(schema_key: bytes) -> jsonschema.protocols.Validator:
+def _validators(schema_key: bytes) -> tuple[Any, jsonschema.protocols.Validator]:
     # A per-process memo of compiled validators: building one costs far more than using it.
-    validator = _VALIDATORS.get(schema_key)
-    if validator is None:
-        validator = jsonschema.Draft202012Validator(orjson.loads(schema_key))
-        _VALIDATORS[schema_key] = validator
-    return validator
+    found = _VALIDATORS.get(schema_key)
+    if found is None:
+        schema = orjson.loads(schema_key)
+        try:
+            fast = jsonschema_rs.validator_for(schema)
+        except ValueError:  # a schema it cannot compile (its ValidationError is one)
+            fast = None
+        found = (fast, jsonschema.Draft202012Validator(schema))
+        _VALIDATORS[schema_key] = found
+    return found
 
 
 __all__ = ["FATAL_STATUSES", "CallOutcome", "ModelCalls", "parse_structured"]
