@@ -13,6 +13,7 @@ run cannot write (another disk, another host) for that.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -36,6 +37,7 @@ from synthfactory.provenance import (
     generate_key,
     load_signer,
 )
+from synthfactory.provenance.canonical import dumps_normalized
 from synthfactory.recipe.model import ModelStep, Recipe
 from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
@@ -125,7 +127,11 @@ class _DigestLater:
 
     def resolve(self) -> str:
         value = orjson.loads(self.blob)
-        return row_digest(value) if self.row else digest(value)
+        if self.row:
+            value = _without_nulls(value)
+        # Straight from parsed JSON: string keys and finite numbers by construction, so
+        # the canonical bytes need no normalizing walk (digest() would do one).
+        return "sha256:" + hashlib.sha256(dumps_normalized(value)).hexdigest()
 
 
 def _later(value: Any, *, row: bool = False) -> _DigestLater:
