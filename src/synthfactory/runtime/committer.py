@@ -18,6 +18,7 @@ from synthfactory.ledger import ItemRecord, Ledger, RunRecord
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.heap import HeapTrimmer
 from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
 
@@ -50,6 +51,7 @@ class Committer:
         self._last_commit = time.monotonic()
         self._commit_lock = asyncio.Lock()
         self._audit_lock = asyncio.Lock()
+        self._heap = HeapTrimmer()
 
     def add(self, item: ItemRecord) -> bool:
         """Queue a passed item; True once a full batch waits."""
@@ -86,7 +88,7 @@ class Committer:
                 # signed) before the rows are.
                 await self.make_durable(checkpoint=True)
                 rows = [self.row(item) for item in batch]
-                version = await asyncio.to_thread(self.store.append, rows)
+                version = await asyncio.to_thread(self._append, rows)
                 self.ledger.mark_stored(
                     self.run.run_id, self.run.dataset, [i.item_id for i in batch], version
                 )
@@ -99,6 +101,12 @@ class Committer:
                 self._last_commit = time.monotonic()
                 if not force:
                     break
+
+    def _append(self, rows: list[dict[str, Any]]) -> int:
+        version = self.store.append(rows)
+        # Off the event loop, once a commit's garbage is freed: see runtime/heap.py.
+        self._heap.maybe_trim()
+        return version
 
     def row(self, item: ItemRecord) -> dict[str, Any]:
         """The dataset row of an item: its id, its run, and the recipe's dataset fields."""
