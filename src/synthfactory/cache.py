@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -43,6 +44,14 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A cached response and the run that paid for it (``None`` if not recorded)."""
+
+    response: ChatResponse
+    paid_by: str | None
+
+
 class ResponseCache:
     """A persistent map from request key to :class:`ChatResponse`."""
 
@@ -57,6 +66,11 @@ class ResponseCache:
 
     def get(self, key: str) -> ChatResponse | None:
         """The cached response for ``key``, or ``None``; counts hits and misses."""
+        found = self.lookup(key)
+        return None if found is None else found.response
+
+    def lookup(self, key: str) -> CachedAnswer | None:
+        """The cached response for ``key`` and the run that paid for it, or ``None``."""
         pending = self._pending.get(key)
         blob: bytes | None = pending[1] if pending else None
         if blob is None:
@@ -68,18 +82,25 @@ class ResponseCache:
             self.misses += 1
             return None
         self.hits += 1
-        return ChatResponse.from_dict(orjson.loads(blob))
+        data = orjson.loads(blob)
+        return CachedAnswer(ChatResponse.from_dict(data), data.get("paid_by"))
 
-    def put(self, key: str, response: ChatResponse) -> None:
-        """Remember ``response``; durable after the next :meth:`flush`."""
-        self._pending[key] = (response.model, orjson.dumps(response.to_dict()), time.time())
+    def put(self, key: str, response: ChatResponse, *, paid_by: str | None = None) -> None:
+        """Remember ``response`` (bought by run ``paid_by``); durable after the next
+        :meth:`flush`."""
+        data = response.to_dict()
+        if paid_by is not None:
+            data["paid_by"] = paid_by
+        self._pending[key] = (response.model, orjson.dumps(data), time.time())
 
-    async def keep(self, key: str, response: ChatResponse) -> None:
+    async def keep(self, key: str, response: ChatResponse, *, paid_by: str | None = None) -> None:
         """Remember ``response`` and return once it is committed (see the module docstring).
 
         The commit runs as the next callback of the loop, after the other answers that
-        arrived in this turn were added, and before the loop polls for more."""
-        self.put(key, response)
+        arrived in this turn were added, and before the loop polls for more. ``paid_by``
+        names the run that bought it: if that run is killed before it records the call,
+        its resume finds the answer here and still counts the call as its own."""
+        self.put(key, response, paid_by=paid_by)
         if self._group is None:
             loop = asyncio.get_running_loop()
             self._group = loop.create_future()

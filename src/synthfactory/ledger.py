@@ -298,6 +298,14 @@ class Ledger:
             for r in rows
         ]
 
+    def has_attempt(self, item_id: str, step: str, attempt: int) -> bool:
+        """Whether this attempt of ``item_id``'s ``step`` was recorded (committed)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM attempts WHERE item_id=? AND step=? AND attempt=?",
+            (item_id, step, attempt),
+        ).fetchone()
+        return row is not None
+
     def counts(self, run_id: str) -> dict[str, int]:
         """Items per state, every state present (0 when none)."""
         out = dict.fromkeys(ITEM_STATES, 0)

@@ -5,7 +5,9 @@ Injected: SIGKILL of the CLI process (and with it its verification workers) at a
 moment, from the run's start-up to its commits, 20 times; each time ``resume`` carries on.
 Must hold afterwards: exactly TARGET rows, all distinct; every row's request reached the
 server; per kill, requests sent again (the same request key a second time) at most the
-endpoint's concurrency; the audit log verifies.
+endpoint's concurrency; every answer that reached the workspace is counted as a paid model
+call exactly once (none passed off as a free cache hit because its journal entry died with
+the process); the audit log verifies.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def test_twenty_kills_at_random_moments_lose_nothing_and_repay_only_what_was_in_
             per_kill.append(before)
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-        assert json.loads(out)["stored"] == TARGET
+        summary = json.loads(out)
+        assert summary["stored"] == TARGET
         stats = server.stats()
         # Repeats accumulate: turn the running totals into what each kill cost.
         totals = [*per_kill[1:], _repeats(stats.by_key)]
@@ -92,6 +95,10 @@ def test_twenty_kills_at_random_moments_lose_nothing_and_repay_only_what_was_in_
     ids = LanceStore(Workspace(ws).dataset_uri("hello")).read().column("item_id").to_pylist()
     assert len(ids) == TARGET == len(set(ids))
     assert stats.requests <= TARGET + sum(per_kill) + 2 * CONCURRENCY
+    # Each distinct request was answered, and its answer kept, once: that many paid calls,
+    # however many kills fell between an answer and its journal entry.
+    assert summary["model_calls"] == len(stats.by_key), (summary["model_calls"], len(stats.by_key))
+    assert summary["cache_hits"] == 0
     audited = cli("audit", "verify", "-w", str(ws))
     assert audited.returncode == 0, audited.stdout + audited.stderr
     print(f"kills: {len(per_kill)} (served at each: {served_at_kill})")

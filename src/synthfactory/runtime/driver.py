@@ -110,10 +110,10 @@ class RunDriver:
             endpoints=self.endpoints,
             cache=cache,
             executor=executor,
-            ledger=ledger,
+            journal=self._journal,
             tally=self._tally,
             replay=config.replay,
-            audit=audit,
+            run_id=run.run_id,
         )
         self._next_index = 0
         self._steering = (

@@ -18,13 +18,12 @@ import orjson
 
 from synthfactory.cache import ResponseCache
 from synthfactory.errors import CacheMissError, ModelRequestError, TransientModelError
-from synthfactory.ledger import AttemptRecord, ItemRecord, Ledger
-from synthfactory.models.client import ChatRequest, ChatResponse
+from synthfactory.ledger import ItemRecord
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.render import render_request
 from synthfactory.recipe.steps import ModelStep
-from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.journal import Journal
 from synthfactory.runtime.tally import Tally
 
 #: 4xx answers that mean "this endpoint will refuse everything", not "this item is bad".
@@ -54,18 +53,18 @@ class ModelCalls:
         endpoints: Mapping[str, EndpointConfig],
         cache: ResponseCache,
         executor: Executor,
-        ledger: Ledger,
+        journal: Journal,
         tally: Tally,
         replay: bool,
-        audit: AuditRecorder | None,
+        run_id: str,
     ) -> None:
         self.endpoints = endpoints
         self.cache = cache
         self.executor = executor
-        self.ledger = ledger
+        self.journal = journal
         self.tally = tally
         self.replay = replay
-        self.audit = audit
+        self.run_id = run_id
 
     async def run(self, item: ItemRecord, step: ModelStep) -> CallOutcome:
         """Up to ``step.max_attempts`` attempts, each with its own seed; the first valid
@@ -83,10 +82,10 @@ class ModelCalls:
                 return CallOutcome(error=f"step {step.name!r}: {err}", cost=spent)
             key = request.key()
             started = time.time()
+            replayed = False
             item.attempts += 1
-            response = self.cache.get(key)
-            cached = response is not None
-            if response is None:
+            found = self.cache.lookup(key)
+            if found is None:
                 if self.replay:
                     raise CacheMissError(
                         f"--replay: item {item.item_id}, step {step.name!r}, attempt {attempt}: "
@@ -100,7 +99,7 @@ class ModelCalls:
                         raise
                     # A bad request (4xx) or an endpoint that kept failing after every retry:
                     # this item fails, with the error kept; the run goes on.
-                    self._record(
+                    self.journal.model_attempt(
                         item,
                         step,
                         attempt,
@@ -113,9 +112,20 @@ class ModelCalls:
                     return CallOutcome(error=f"step {step.name!r}: {err}", cost=spent)
                 # Durable before anything else is done with it: a kill from here on
                 # cannot make a resume pay for this answer again.
-                await self.cache.keep(key, response)
+                await self.cache.keep(key, response, paid_by=self.run_id)
                 self.tally.model_calls += 1
+                cached = False
+            elif found.paid_by == self.run_id:
+                # Bought by this very run before it was killed and resumed. If the call was
+                # journaled then, that record stands (it holds the cost); if the kill came
+                # between the answer and its journal entry, it is recorded now as the call
+                # it was, never as a free cache hit.
+                response = found.response
+                cached = replayed = self.journal.recorded(item, step, attempt)
+                if not replayed:
+                    self.tally.model_calls += 1
             else:
+                response, cached = found.response, True
                 self.tally.cache_hits += 1
             cost = (
                 0.0 if cached else endpoint.cost(response.prompt_tokens, response.completion_tokens)
@@ -125,17 +135,9 @@ class ModelCalls:
                 self.tally.prompt_tokens += response.prompt_tokens
                 self.tally.completion_tokens += response.completion_tokens
                 self.tally.token_cost += cost
-            value: Any = response.content
-            error = None
-            if step.schema is not None:
-                value, error = parse_structured(response.content, step.schema)
-            elif step.parse is not None:
-                try:
-                    value = step.parse(response.content)
-                except ValueError as err:
-                    value, error = None, f"answer could not be parsed: {err}"
+            value, error = read_answer(step, response.content)
             status = "ok" if error is None else "invalid"
-            self._record(
+            self.journal.model_attempt(
                 item,
                 step,
                 attempt,
@@ -146,6 +148,7 @@ class ModelCalls:
                 started=started,
                 cached=cached,
                 cost=cost,
+                replayed=replayed,
             )
             if error is None:
                 return CallOutcome(value=value, cost=spent)
@@ -156,53 +159,18 @@ class ModelCalls:
             cost=spent,
         )
 
-    def _record(
-        self,
-        item: ItemRecord,
-        step: ModelStep,
-        attempt: int,
-        request: ChatRequest,
-        response: ChatResponse | None,
-        *,
-        status: str,
-        error: str | None,
-        started: float,
-        cached: bool = False,
-        cost: float = 0.0,
-    ) -> None:
-        counted = response is not None and not cached
-        self.ledger.add_attempt(
-            AttemptRecord(
-                item_id=item.item_id,
-                step=step.name,
-                attempt=attempt,
-                status=status,
-                started_at=started,
-                finished_at=time.time(),
-                error=error,
-                role=step.role,
-                model=response.model if response is not None else None,
-                request_key=request.key(),
-                cached=cached,
-                prompt_tokens=response.prompt_tokens if counted and response else 0,
-                completion_tokens=response.completion_tokens if counted and response else 0,
-                cost=cost,
-            )
-        )
-        if self.audit is not None:
-            self.audit.model_attempt(
-                item,
-                step,
-                attempt,
-                request=request,
-                response=response,
-                cached=cached,
-                cost=cost,
-                status=status,
-                error=error,
-                started=started,
-                finished=time.time(),
-            )
+
+def read_answer(step: ModelStep, text: str) -> tuple[Any, str | None]:
+    """The value a model step keeps from its answer's text (its schema's JSON, its parser's
+    result, or the text), or ``(None, why)`` when the answer is not valid."""
+    if step.schema is not None:
+        return parse_structured(text, step.schema)
+    if step.parse is not None:
+        try:
+            return step.parse(text), None
+        except ValueError as err:
+            return None, f"answer could not be parsed: {err}"
+    return text, None
 
 
 def parse_structured(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
@@ -240,4 +208,4 @@ def _validators(schema_key: bytes) -> tuple[Any, jsonschema.protocols.Validator]
     return found
 
 
-__all__ = ["FATAL_STATUSES", "CallOutcome", "ModelCalls", "parse_structured"]
+__all__ = ["FATAL_STATUSES", "CallOutcome", "ModelCalls", "parse_structured", "read_answer"]
