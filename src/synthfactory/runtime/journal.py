@@ -55,14 +55,8 @@ class Journal:
                 worker=worker,
             )
         self._ledger.add_attempt(
-            AttemptRecord(
-                item_id=item.item_id,
-                step=step.name,
-                attempt=attempt,
-                status=status,
-                started_at=started,
-                finished_at=time.time(),
-                error=error,
+            _attempt_record(
+                item, step.name, attempt, status, started=started, finished=time.time(), error=error
             )
         )
 
@@ -90,13 +84,13 @@ class Journal:
         counted = response is not None and not cached
         if not replayed:
             self._ledger.add_attempt(
-                AttemptRecord(
-                    item_id=item.item_id,
-                    step=step.name,
-                    attempt=attempt,
-                    status=status,
-                    started_at=started,
-                    finished_at=finished,
+                _attempt_record(
+                    item,
+                    step.name,
+                    attempt,
+                    status,
+                    started=started,
+                    finished=finished,
                     error=error,
                     role=step.role,
                     model=response.model if response is not None else None,
@@ -150,6 +144,29 @@ class Journal:
         item.error = error
         self._tally.failed += 1
         return False
+
+
+def _attempt_record(
+    item: ItemRecord,
+    step: str,
+    attempt: int,
+    status: str,
+    *,
+    started: float,
+    finished: float,
+    error: str | None,
+    **model_call: Any,
+) -> AttemptRecord:
+    return AttemptRecord(
+        item_id=item.item_id,
+        step=step,
+        attempt=attempt,
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        error=error,
+        **model_call,
+    )
 
 
 __all__ = ["Journal"]
