@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from synthfactory.version import __version__ as __version__
+
 if TYPE_CHECKING:
     from synthfactory.errors import SynthFactoryError
     from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from synthfactory.runtime.runs import resume_run, run_recipe
     from synthfactory.verdict import Verdict
 
-__version__ = "0.1.0"
 
 _WHERE = {
     "SynthFactoryError": "synthfactory.errors",

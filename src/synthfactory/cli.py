@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -239,26 +240,26 @@ def resume(
     from synthfactory.runtime.runs import resume_run
 
     with _errors():
-        run_config = cli_endpoints.stored_run_config(workspace, run_id)
-        stored, specs = ([], endpoint) if endpoint else cli_endpoints.stored_endpoints(run_config)
-        before = run_config.get("executor") or {"kind": "local"}
-    with _errors(), cli_endpoints.endpoints(specs, concurrency) as given:
-        endpoints = [*stored, *given]
-        if executor is None and before.get("kind") == "ray" and ray_config is None:
-            # The run's own Ray settings, unless the command names others.
-            steps_on = cli_endpoints.ray_executor(before.get("config") or {}, ray_address)
+        if executor is not None:
+            steps_on = cli_endpoints.executor(
+                executor, ray_address=ray_address, ray_config=ray_config
+            )
+        elif ray_address is not None or ray_config is not None:
+            steps_on = cli_endpoints.resumed_executor(
+                workspace, run_id, ray_address=ray_address, ray_config=ray_config
+            )
         else:
-            name = executor or str(before.get("kind", "local"))
-            if name not in ("local", "ray"):
-                name = "local"  # a custom executor from Python: resume locally
-            steps_on = cli_endpoints.executor(name, ray_address=ray_address, ray_config=ray_config)
+            steps_on = None  # where the run's steps ran before (resume_run decides)
+    with _errors(), cli_endpoints.endpoints(endpoint, concurrency) as given:
 
         def start(observer: Any, on_start: Any) -> Any:
             on_start(run_id)
             return resume_run(
                 run_id,
                 workspace=workspace,
-                endpoints=endpoints,
+                endpoints=given,
+                env=os.environ,
+                concurrency=concurrency,
                 observer=observer,
                 executor=steps_on,
             )

@@ -1,6 +1,6 @@
-"""How the CLI turns ``--endpoint`` and ``--executor`` options (or a run's stored ones)
-into endpoint configs and an executor. Environment variables (API keys) are read here,
-at the edge, and only here."""
+"""How the CLI turns ``--endpoint`` and ``--executor`` options into endpoint configs and an
+executor, over :mod:`synthfactory.runtime.endpoints` and :mod:`synthfactory.runtime.executors`.
+The environment (API keys, the model cache) is read here, at the edge, and passed in."""
 
 from __future__ import annotations
 
@@ -10,57 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from synthfactory.cli_tables import stderr
 from synthfactory.errors import ConfigError
-from synthfactory.models.endpoint import EndpointConfig, parse_endpoint
+from synthfactory.models.endpoint import EndpointConfig
+from synthfactory.runtime.endpoints import open_endpoints
+from synthfactory.runtime.executors import EXECUTOR_NAMES, executor_named
 
 
 @contextlib.contextmanager
 def endpoints(specs: list[str] | None, concurrency: int | None) -> Iterator[list[EndpointConfig]]:
-    """Parse --endpoint options, read keys from the environment, and bring up the endpoints
-    that are not URLs: ``ROLE=fake`` (the fake server) and ``ROLE=local:MODEL`` (the
-    embedded model, started on 127.0.0.1 and stopped when the block ends)."""
-    defaults: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
-    with contextlib.ExitStack() as stack:
-        configs: dict[int, EndpointConfig] = {}
-        local: list[tuple[int, str]] = []
-        for index, spec in enumerate(specs or []):
-            role, _, rest = spec.partition("=")
-            target, _, options = rest.partition(",")
-            if target.strip() == "local:minilm":
-                from synthfactory.runtime.dedup_gate import local_embedder_endpoint
-
-                configs[index] = local_embedder_endpoint(role.strip())
-                continue
-            if target.strip().startswith("local:"):
-                local.append((index, spec))
-                continue
-            resolved, origin = spec, None
-            if target.strip() == "fake":
-                from synthfactory.testing import FakeServer, FakeServerConfig
-
-                server = stack.enter_context(FakeServer(FakeServerConfig(latency_s=0.05)))
-                resolved = f"{role}={server.url}" + (f",{options}" if options else "")
-                origin = "fake"
-            config = parse_endpoint(resolved, defaults=defaults)
-            configs[index] = with_key(config.model_copy(update={"origin": origin}))
-        if local:
-            from synthfactory.local.endpoints import local_endpoints
-            from synthfactory.local.weights import default_cache_dir
-
-            started = stack.enter_context(
-                local_endpoints(
-                    [spec for _, spec in local],
-                    cache_dir=default_cache_dir(os.environ),
-                    defaults=defaults,
-                )
-            )
-            for (index, spec), config in zip(local, started, strict=True):
-                origin = spec.partition("=")[2]
-                configs[index] = config.model_copy(update={"origin": origin})
-        yield [configs[i] for i in sorted(configs)]
+    """Parse --endpoint options with keys from the environment, and bring up the endpoints
+    that are not URLs (``ROLE=fake``, ``ROLE=local:MODEL``) for the length of the block."""
+    with open_endpoints(specs or [], env=os.environ, concurrency=concurrency) as configs:
+        yield configs
 
 
 def default_endpoints(recipe: str, replay: bool) -> list[str]:
@@ -83,17 +45,6 @@ def default_endpoints(recipe: str, replay: bool) -> list[str]:
     return default_local_specs(roles) + [f"{role}=local:minilm" for role in sorted(embedders)]
 
 
-def with_key(config: EndpointConfig) -> EndpointConfig:
-    env = config.api_key_env or f"SYNTHFACTORY_API_KEY_{config.role.upper()}"
-    key = os.environ.get(env)
-    if config.api_key_env and not key:
-        raise ConfigError(
-            f"endpoint {config.role!r} names key_env={env}, "
-            "but that environment variable is not set"
-        )
-    return config.model_copy(update={"api_key": SecretStr(key)}) if key else config
-
-
 def executor(
     name: str,
     *,
@@ -101,64 +52,39 @@ def executor(
     ray_config: Path | None,
     allow_weak_isolation: bool = False,
 ) -> Any:
-    """The one place executor names are resolved."""
-    if name == "local":
-        if ray_address is not None or ray_config is not None:
-            raise ConfigError("--ray-address and --ray-config need --executor ray")
-        from synthfactory.runtime.local import LocalExecutor
-
-        return LocalExecutor(allow_weak_isolation=allow_weak_isolation)
-    if name == "ray":
-        from synthfactory.runtime.ray import RayConfig, RayExecutor, load_ray_config
-
-        config = load_ray_config(ray_config) if ray_config is not None else RayConfig()
-        if ray_address is not None:
-            config = config.model_copy(update={"address": ray_address})
-        return RayExecutor(config, allow_weak_isolation=allow_weak_isolation)
-    raise ConfigError(f"--executor {name!r}: expected local or ray")
+    """The executor --executor names (see :func:`executor_named`), with the CLI's wording
+    for what does not go together."""
+    if name == "local" and (ray_address is not None or ray_config is not None):
+        raise ConfigError("--ray-address and --ray-config need --executor ray")
+    if name not in EXECUTOR_NAMES:
+        raise ConfigError(f"--executor {name!r}: expected local or ray")
+    return executor_named(
+        name,
+        ray_config=_ray_config(ray_config),
+        ray_address=ray_address,
+        allow_weak_isolation=allow_weak_isolation,
+    )
 
 
-def stored_run_config(workspace: Path, run_id: str) -> dict[str, Any]:
-    """The config run ``run_id`` was started with, as its ledger keeps it."""
-    from synthfactory.ledger import Ledger
-    from synthfactory.workspace import Workspace
+def resumed_executor(
+    workspace: Path, run_id: str, *, ray_address: str | None, ray_config: Path | None
+) -> Any:
+    """The executor run ``run_id`` ran on, with --ray-address or --ray-config replacing its
+    own Ray settings (which only a run on Ray has)."""
+    from synthfactory.runtime.executors import recorded_executor, stored_executor
 
-    ledger = Ledger(Workspace(workspace, create=False).ledger_to_read)
-    try:
-        return dict(ledger.run(run_id).config)
-    finally:
-        ledger.close()
-
-
-def ray_executor(config: dict[str, Any], address: str | None) -> Any:
-    from synthfactory.runtime.ray import RayConfig, RayExecutor
-
-    ray_config = RayConfig(**config)
-    if address is not None:
-        ray_config = ray_config.model_copy(update={"address": address})
-    return RayExecutor(ray_config)
+    described = recorded_executor(workspace, run_id)
+    if described.get("kind") != "ray":
+        raise ConfigError("--ray-address and --ray-config need --executor ray")
+    return stored_executor(described, ray_config=_ray_config(ray_config), ray_address=ray_address)
 
 
-def stored_endpoints(run_config: dict[str, Any]) -> tuple[list[EndpointConfig], list[str]]:
-    """The run's own endpoints: URLs as stored (keys read from the environment again), and
-    specs for those that must be brought up again (the embedded model, the fake server)."""
-    stored = run_config.get("endpoints", {})
-    configs, specs = [], []
-    for role, cfg in stored.items():
-        origin = cfg.get("origin")
-        if origin:
-            specs.append(f"{role}={origin}")
-        else:
-            configs.append(with_key(EndpointConfig(**cfg)))
-    return configs, specs
+def _ray_config(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from synthfactory.runtime.ray import load_ray_config
+
+    return load_ray_config(path)
 
 
-__all__ = [
-    "default_endpoints",
-    "endpoints",
-    "executor",
-    "ray_executor",
-    "stored_endpoints",
-    "stored_run_config",
-    "with_key",
-]
+__all__ = ["default_endpoints", "endpoints", "executor", "resumed_executor"]

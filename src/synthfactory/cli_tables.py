@@ -68,7 +68,7 @@ def print_summary(summary: RunSummary, as_json: bool, workspace: Path) -> None:
 
 def quality_text(quality: dict[str, Any]) -> str:
     """The qa estimate of a run's defect rate, in one line."""
-    from synthfactory.verify.qa import percent
+    from synthfactory.verify.quality import percent
 
     if not quality["judged"]:
         return (
@@ -179,7 +179,7 @@ class LiveProgress:
 
 def print_qa(report: Any) -> None:
     """What `synthfactory qa` prints: the check, the defect rate, the SLA, the defects."""
-    from synthfactory.verify.qa import estimate_defect_rate, percent
+    from synthfactory.verify.quality import estimate_defect_rate, percent
 
     out = stdout()
     now = estimate_defect_rate(c.verdict for c in report.checks)

@@ -56,7 +56,7 @@ class RunSummary:
 
     ``quality`` is what acceptance sampling (``synthfactory qa``) measured: the defect-rate
     estimate with its Wilson 95% bounds, the SLA, and whether the run is releasable
-    (:meth:`synthfactory.verify.qa.RunQuality.to_dict`).
+    (:meth:`synthfactory.verify.quality.RunQuality.to_dict`).
     """
 
     run_id: str

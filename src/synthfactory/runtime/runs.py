@@ -26,7 +26,9 @@ from synthfactory.runtime.audit import AuditRecorder, audit_manifest, open_works
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.diversity import diversity_plan
 from synthfactory.runtime.driver import RunDriver
+from synthfactory.runtime.endpoints import stored_endpoints
 from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.executors import stored_executor
 from synthfactory.runtime.progress import ProgressObserver, RunSummary
 from synthfactory.runtime.summary import run_summary
 from synthfactory.store import DatasetStore
@@ -293,51 +295,70 @@ async def resume_run(
     *,
     workspace: str | Path,
     endpoints: Sequence[EndpointConfig] = (),
+    env: Mapping[str, str] | None = None,
+    concurrency: int | None = None,
     recipe: Recipe | None = None,
     executor: Executor | None = None,
     observer: ProgressObserver | None = None,
     allow_changed_recipe: bool = False,
     audit: bool = True,
 ) -> RunSummary:
-    """Carry on run ``run_id`` from exactly where it stopped.
+    """Carry on run ``run_id`` from exactly where it stopped, where it ran before.
 
-    Endpoints default to the run's own (their API keys are not stored: pass ``endpoints``
-    with keys, or let the CLI read them from the environment again); ``endpoints`` given
-    here override by role. A run whose recipe file was loaded by path is loaded again from
-    that path; one started from a Recipe object needs ``recipe``.
+    The run's own endpoints are used again: URLs as they were, with API keys (never
+    stored) read by name from ``env`` (pass ``os.environ`` to use the process environment;
+    by default no keys), and those the run brought up itself (the fake server, the
+    embedded model) brought up again; ``concurrency`` replaces theirs. ``endpoints`` given
+    here override by role. The executor defaults to the one the run recorded (Ray with the
+    run's own settings for a run started on Ray, else local); ``executor`` overrides it.
+    A run whose recipe file was loaded by path is loaded again from that path; one started
+    from a Recipe object needs ``recipe``.
     """
     with _opened(workspace, create=False) as (ws, ledger, cache):
         run = ledger.run(run_id)
         if run.status == "finished":
             return run_summary(ledger, ws, run_id)
-        source_info = run.recipe_source
-        if recipe is not None:
-            loaded, source = resolve_recipe(recipe)
-        elif source_info["kind"] == "pickle":
-            raise ConfigError(
-                f"run {run_id} was started from a Recipe object; pass it again to resume_run()"
-            )
-        else:
-            loaded, source = resolve_recipe(source_info["ref"])
-        if loaded.digest() != run.recipe_digest and not allow_changed_recipe:
-            raise RecipeError(
-                f"recipe {loaded.name!r} changed since run {run_id} started (digest "
-                f"{run.recipe_digest[:12]} then, {loaded.digest()[:12]} now); resuming would mix "
-                "two recipes in one run. Start a new run, or allow it explicitly."
-            )
+        loaded, source = _resumed_recipe(run, recipe, allow_changed_recipe)
         config = RunConfig(**run.config["run"])
-        by_role = {role: EndpointConfig(**cfg) for role, cfg in run.config["endpoints"].items()}
-        for given in endpoints:
-            stored = by_role.get(given.role)
-            keep_model = stored is not None and given.model is None
-            by_role[given.role] = (
-                given.model_copy(update={"model": stored.model}) if stored and keep_model else given
+        stored: dict[str, dict[str, Any]] = run.config["endpoints"]
+        given_roles = {e.role for e in endpoints}
+        own = {role: cfg for role, cfg in stored.items() if role not in given_roles}
+        with stored_endpoints(own, env=env or {}, concurrency=concurrency) as by_role:
+            for given in endpoints:
+                model = stored.get(given.role, {}).get("model")
+                keep_model = given.role in stored and given.model is None
+                by_role[given.role] = (
+                    given.model_copy(update={"model": model}) if keep_model else given
+                )
+            _check_roles(loaded, by_role)
+            steps_on = executor or stored_executor(run.config.get("executor"))
+            plan = _Plan(run, loaded, source, config, by_role)
+            return await _drive(
+                ws, ledger, cache, plan, executor=steps_on, observer=observer, audit=audit
             )
-        _check_roles(loaded, by_role)
-        plan = _Plan(run, loaded, source, config, by_role)
-        return await _drive(
-            ws, ledger, cache, plan, executor=executor, observer=observer, audit=audit
+
+
+def _resumed_recipe(
+    run: RunRecord, recipe: Recipe | None, allow_changed: bool
+) -> tuple[Recipe, RecipeSource]:
+    """The recipe run ``run`` goes on with: ``recipe`` if given, else loaded again from
+    where the run loaded it; refused if it changed since, unless ``allow_changed``."""
+    source_info = run.recipe_source
+    if recipe is not None:
+        loaded, source = resolve_recipe(recipe)
+    elif source_info["kind"] == "pickle":
+        raise ConfigError(
+            f"run {run.run_id} was started from a Recipe object; pass it again to resume_run()"
         )
+    else:
+        loaded, source = resolve_recipe(source_info["ref"])
+    if loaded.digest() != run.recipe_digest and not allow_changed:
+        raise RecipeError(
+            f"recipe {loaded.name!r} changed since run {run.run_id} started (digest "
+            f"{run.recipe_digest[:12]} then, {loaded.digest()[:12]} now); resuming would mix "
+            "two recipes in one run. Start a new run, or allow it explicitly."
+        )
+    return loaded, source
 
 
 __all__ = ["resume_run", "run_recipe", "run_summary"]

@@ -9,7 +9,7 @@ from synthfactory.ledger import Ledger
 from synthfactory.runtime.diversity import diversity_report
 from synthfactory.runtime.progress import RunSummary
 from synthfactory.verify.canaries import Canaries, tier_quality
-from synthfactory.verify.qa import run_quality
+from synthfactory.verify.quality import run_quality
 from synthfactory.verify.tiers import tier_stats
 from synthfactory.workspace import Workspace
 

@@ -6,9 +6,10 @@
   (:mod:`~synthfactory.verify.text_checks`, :mod:`~synthfactory.verify.code_checks`).
 - :mod:`~synthfactory.verify.tiers`: verdict bookkeeping and pass rates per tier.
 - :mod:`~synthfactory.verify.stats`: rates with Wilson 95% intervals.
-- :mod:`~synthfactory.verify.qa`: acceptance sampling, a run's measured defect rate and its
-  quality SLA; its verifiers (a stronger model, your checker, a person) are in
-  :mod:`~synthfactory.verify.qa_verifiers`.
+- :mod:`~synthfactory.verify.qa`: acceptance sampling; its verifiers (a stronger model, your
+  checker, a person) are in :mod:`~synthfactory.verify.qa_verifiers`.
+- :mod:`~synthfactory.verify.quality`: a run's measured defect rate and its quality SLA, as
+  the ledger's qa checks state them.
 
 The sandbox (:mod:`synthfactory.sandbox`) is a backend these call; nothing here runs
 generated code itself.
