@@ -29,6 +29,7 @@ import typer
 
 from synthfactory import EndpointConfig, RunConfig, resume_run, run_recipe
 from synthfactory.cli_exits import exit_codes
+from synthfactory.runtime.local import LocalExecutor
 from synthfactory.runtime.progress import Progress
 from synthfactory.store.lance import LanceStore
 from synthfactory.testing import FakeServer, FakeServerConfig
@@ -73,6 +74,11 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+def inline() -> LocalExecutor:
+    """Verification in this process: a pool's start-up would be most of the test's time."""
+    return LocalExecutor(verify_workers=0)
+
+
 def stored_ids(ws: Path) -> list[str]:
     uri = Workspace(ws).dataset_uri("hello")
     if not Path(uri).exists():
@@ -112,6 +118,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_completes_it_once_freed(
                 config=config,
                 endpoints=[endpoint],
                 observer=fill_once_rows_are_stored,
+                executor=inline(),
             )
         )
         assert filler, "the run ended before the disk was filled; the test shows nothing"
@@ -129,7 +136,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_completes_it_once_freed(
         assert set(before) <= set(stored_ids(ws))  # nothing stored is lost
 
         filler[0].unlink()
-        done = asyncio.run(resume_run(summary.run_id, workspace=ws))
+        done = asyncio.run(resume_run(summary.run_id, workspace=ws, executor=inline()))
         assert (done.status, done.stored) == ("finished", N), done
         after = stored_ids(ws)
         assert len(after) == len(set(after)) == N
