@@ -1,9 +1,11 @@
 """How every ``synthfactory`` command ends on an error: the message on stderr, and exit code
-2 for bad input (a ``UserInputError``) or 1 for any other ``SynthFactoryError``."""
+2 for bad input (a ``UserInputError``) or 1 for any other ``SynthFactoryError`` or a full
+disk met outside a run (a run stops on one by itself, with its status kept)."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
@@ -11,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from synthfactory.errors import ConfigError, SynthFactoryError, UserInputError
+from synthfactory.runtime.disk_full import is_disk_full
 
 
 def plain_fail(message: str, code: int) -> NoReturn:
@@ -28,6 +31,10 @@ def exit_codes(fail: Callable[[str, int], NoReturn] = plain_fail) -> Iterator[No
         fail(str(err), 2)
     except SynthFactoryError as err:
         fail(str(err), 1)
+    except (OSError, sqlite3.Error) as err:
+        if not is_disk_full(err):
+            raise
+        fail(f"the disk is full ({err}); free some space and run the command again", 1)
 
 
 def option_error(err: ValidationError) -> ConfigError:

@@ -23,6 +23,8 @@ exception: it is a :class:`~synthfactory.verdict.Verdict`.
     ├── InvalidOutputError (Retryable)      the model answered, but not with valid JSON/schema
     ├── StepError                            a user step raised; recorded on the item
     ├── PoolBrokenError (Fatal)              the verification pool keeps dying; stop the run
+    ├── DiskFullError (Fatal)                the workspace's disk is full: stop, free space,
+    │                                        resume (nothing stored is lost)
     ├── BudgetExceededError (Fatal)          max items or cost budget reached
     └── VerifierBelowFloorError (Fatal)      --strict-verifiers and a tier's canary catch
                                              rate is below its floor
@@ -147,6 +149,11 @@ class PoolBrokenError(SynthFactoryError, Fatal):
     """The verification pool broke again and again without finishing any work."""
 
 
+class DiskFullError(SynthFactoryError, Fatal):
+    """A part of the workspace (audit log, ledger, cache, dataset) could not be written
+    because its disk is full; the run stops, and resumes once space is freed."""
+
+
 class BudgetExceededError(SynthFactoryError, Fatal):
     """The run reached its item or cost budget before its target."""
 
@@ -159,6 +166,7 @@ __all__ = [
     "BudgetExceededError",
     "CacheMissError",
     "ConfigError",
+    "DiskFullError",
     "EndpointDownError",
     "FailFastError",
     "Fatal",

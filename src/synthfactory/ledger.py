@@ -87,6 +87,11 @@ class Ledger:
             for sql, run in itertools.groupby(pending, key=operator.itemgetter(0)):
                 self._conn.executemany(sql, [params for _, params in run])
 
+    def discard_pending(self) -> None:
+        """Forget the buffered writes: the steps they record are redone by a resume (used
+        when the audit records of those steps could not be written)."""
+        self._pending.clear()
+
     def create_run(self, run: RunRecord) -> None:
         """Record a new run (committed at once)."""
         self._queue(

@@ -55,6 +55,17 @@ def content_of(answer: dict[str, Any]) -> str:
     return content
 
 
+def is_chat_completion(answer: Any) -> bool:
+    """The shape a client reads: text at choices[0].message.content, whole-number usage."""
+    try:
+        content = answer["choices"][0]["message"]["content"]
+        usage = answer.get("usage", {})
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return False
+    counts = [usage.get(name, 0) for name in ("prompt_tokens", "completion_tokens")]
+    return isinstance(content, str) and all(type(count) is int for count in counts)
+
+
 def schema_body(schema: dict[str, Any], text: str = "hi") -> dict[str, Any]:
     return {
         "model": "m",
@@ -236,7 +247,7 @@ async def test_invalid_json_rate_answers_broken_json(
     status, _, answer = await chat(session, server, schema_body(schema))
     _, _, plain = await chat(session, server, {"messages": USER_HI})
 
-    assert status == 200
+    assert status == 200 and is_chat_completion(answer)
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(content_of(answer))
     assert content_of(plain).startswith("fake answer ")
@@ -266,6 +277,42 @@ async def test_error_rate_one_answers_500(
     assert statuses == [500, 500, 500]
     stats = server.stats()
     assert (stats.requests, stats.errors_500, stats.ok) == (3, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("knob", "counter", "says"),
+    [
+        ("truncated_body_rate", "truncated", "Not enough data to satisfy content length"),
+        ("reset_rate", "resets", "reset by peer"),
+    ],
+)
+async def test_an_answer_breaks_off_halfway(
+    server: FakeServer, session: aiohttp.ClientSession, knob: str, counter: str, says: str
+) -> None:
+    server.config.update({knob: 1.0})
+    # The status line and headers arrive, promising a whole body; half of it comes.
+    with pytest.raises(aiohttp.ClientPayloadError, match=says):
+        async with session.post(f"{server.url}/chat/completions", json={"messages": USER_HI}) as r:
+            assert r.status == 200 and (r.content_length or 0) > 100
+            await r.read()
+    server.config.update({knob: 0.0})
+    status, _, _ = await chat(session, server, {"messages": USER_HI})
+    assert status == 200  # the server itself is fine
+    stats = dataclasses.asdict(server.stats())
+    assert (stats["requests"], stats[counter], stats["ok"]) == (2, 1, 1)
+
+
+async def test_wrong_schema_rate_answers_200_with_no_chat_completion(
+    server: FakeServer, session: aiohttp.ClientSession
+) -> None:
+    server.config.wrong_schema_rate = 1.0
+    bodies = [(await chat(session, server, {"messages": USER_HI})) for _ in range(7)]
+
+    assert {status for status, _, _ in bodies} == {200}
+    assert not any(is_chat_completion(answer) for _, _, answer in bodies)
+    assert len({orjson.dumps(answer) for _, _, answer in bodies}) == 7  # every shape in turn
+    stats = server.stats()
+    assert (stats.requests, stats.wrong_schema, stats.ok) == (7, 7, 0)
 
 
 async def test_down_answers_503_to_everything(

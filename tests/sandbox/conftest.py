@@ -103,6 +103,17 @@ def waiting_children() -> list[int]:
     return found
 
 
+def assert_pool_heals(pool: SandboxPool, jobs: int = 2 * WORKERS) -> None:
+    """After a fault: ``pool`` is back to ``WORKERS`` live slots (within 5 s) and a batch of
+    later jobs, more than one a slot, all pass."""
+    deadline = time.monotonic() + 5
+    while len(slot_pids(pool)) != WORKERS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(slot_pids(pool)) == WORKERS, f"the pool did not heal: {slot_pids(pool)}"
+    results = pool.run([SandboxJob(f"later-{i}", f"print({i})") for i in range(jobs)])
+    assert [(r.verdict, r.stdout) for r in results] == [("pass", f"{i}\n") for i in range(jobs)]
+
+
 def running_jobs(pool: SandboxPool) -> list[tuple[int, int]]:
     """(slot, job process) of each job process running in ``pool`` now: a process of a
     slot uid that is not a waiting child (the zygote runs as root)."""

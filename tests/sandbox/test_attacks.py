@@ -12,7 +12,7 @@ import pytest
 
 from synthfactory.sandbox import SandboxPool
 
-from .conftest import descendants, run1, settled_uid_procs, slot_pids
+from .conftest import assert_pool_heals, descendants, run1, settled_uid_procs, slot_pids
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +83,7 @@ def test_fork_bomb_is_contained_as_a_violation(pool: SandboxPool) -> None:
     result = run1(pool, code, timeout_s=1.0)
     assert result.verdict == "sandbox_violation", result
     assert "process limit" in result.reason
+    assert_pool_heals(pool)
 
 
 def test_memory_bomb_fails_with_memory_error(pool: SandboxPool) -> None:

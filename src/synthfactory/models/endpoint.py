@@ -34,6 +34,12 @@ class EndpointConfig(BaseModel):
     concurrency: int = Field(default=64, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=6, ge=0)
+    max_retry_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="the longest Retry-After (or x-ratelimit reset) honoured; a longer one "
+        "counts as a failed try of that request, retried after the usual backoff",
+    )
     fail_fast: bool = False
     down_after_failures: int = Field(default=10, ge=1)
     down_after_s: float = Field(default=5.0, ge=0)

@@ -4,14 +4,25 @@ Policy, by failure type:
 
 * 429 and 503: overload. Halve the concurrency window (AIMD), close the endpoint's gate for
   ``Retry-After`` (or a jittered backoff), and retry: the work is deferred, never dropped.
-* timeouts and other 5xx: exponential backoff with full jitter, at most ``max_retries``
-  times, then the item fails (with the error kept).
-* connection errors: the same backoff, but they never fail an item: they only count
-  towards declaring the endpoint down.
+* a ``Retry-After`` (or an exhausted ``x-ratelimit-reset-*``) longer than
+  ``max_retry_after_s``: not honoured; the request counts one failed try (below). Why: a
+  wait of an hour is a quota that resets in an hour, not back-pressure, and closing the
+  gate for it would stall the whole run for the hour. openai-python does the same (it
+  honours 0 < Retry-After <= 60 s, else falls back to its own capped backoff under
+  ``max_retries``); httpx-retries clamps the wait to ``max_backoff_wait`` and also counts
+  the try. Counting it as a failure also ends the case where every request gets it (an
+  exhausted quota): the endpoint is declared down and the run stops, to be resumed.
+* timeouts, other 5xx, an answer that broke off (a reset, a body shorter than its
+  ``Content-Length``) and a 200 that is not a chat completion: exponential backoff with
+  full jitter, at most ``max_retries`` times, then the item fails (with the error kept).
+* connection errors (the server could not be reached): the same backoff, but they never
+  fail an item: they only count towards declaring the endpoint down.
 * other 4xx: the request is wrong; fail at once.
 * a run of ``down_after_failures`` consecutive failures with no success for ``down_after_s``:
   :class:`EndpointDownError`, so the run stops instead of burning retries on a dead server.
 * ``fail_fast``: the first error of any kind is raised.
+
+:func:`worst_call_s` is how long one call can take through failures alone.
 """
 
 from __future__ import annotations
@@ -113,6 +124,8 @@ class OpenAIChatClient:
             except TransientModelError as err:
                 self.limiter.release()
                 self._record_failure(str(err))
+                if err.fields.get("status") == 429:
+                    self.stats.rate_limited += 1
                 # An unreachable endpoint says nothing about this request: keep it (with
                 # backoff) until the endpoint is declared down, which stops the run.
                 if err.fields.get("kind") != "connection":
@@ -121,7 +134,9 @@ class OpenAIChatClient:
                     self._tripped = FailFastError(f"--fail-fast: {self._what()}: {err}")
                     raise self._tripped from None
                 if failures > self.config.max_retries:
-                    raise
+                    raise type(err)(
+                        f"{err} (gave up after {failures} tries)", **err.fields
+                    ) from None
                 self.stats.retries += 1
                 await asyncio.sleep(self._backoff(failures))
                 continue
@@ -181,9 +196,16 @@ class OpenAIChatClient:
             raise TransientModelError(
                 f"timed out after {self.config.timeout_s:g}s", kind="timeout"
             ) from None
-        except aiohttp.ClientError as err:
+        except aiohttp.ClientConnectorError as err:
             raise TransientModelError(
                 f"connection error: {type(err).__name__}: {err}", kind="connection"
+            ) from None
+        except aiohttp.ClientError as err:
+            # The request reached the server and the answer broke off (a reset, a body
+            # shorter than its Content-Length): unlike an unreachable server, this can be
+            # the request's own doing (a server that crashes on it), so it counts a try.
+            raise TransientModelError(
+                f"the answer broke off: {type(err).__name__}: {err}", kind="broken"
             ) from None
         if status == 200:
             self._respect_ratelimit_headers(headers)
@@ -194,9 +216,16 @@ class OpenAIChatClient:
             return response
         detail = _error_detail(raw)
         if status in (429, 503):
-            raise RateLimitedError(
-                f"HTTP {status}: {detail}", status=status, retry_after=_retry_after(headers)
-            )
+            wait = _retry_after(headers)
+            cap = self.config.max_retry_after_s
+            if wait is not None and wait > cap:
+                raise TransientModelError(
+                    f"HTTP {status} with a Retry-After of {wait:.0f}s, longer than the "
+                    f"{cap:g}s this endpoint waits (max_retry_after_s): {detail}",
+                    status=status,
+                    retry_after=wait,
+                )
+            raise RateLimitedError(f"HTTP {status}: {detail}", status=status, retry_after=wait)
         if status == 408 or status >= 500:
             raise TransientModelError(f"HTTP {status}: {detail}", status=status)
         raise ModelRequestError(
@@ -211,26 +240,64 @@ class OpenAIChatClient:
             if remaining is not None and reset is not None and remaining.strip() == "0":
                 delay = parse_duration(reset)
                 if delay:
+                    # Capped like Retry-After: a reset an hour away must not close the gate
+                    # for an hour; the requests then sent meet 429s and are counted.
+                    delay = min(delay, self.config.max_retry_after_s)
                     self.limiter.pause_until(time.monotonic() + delay)
 
     def _parse(self, raw: bytes, latency_s: float) -> ChatResponse:
         try:
             data = orjson.loads(raw)
-            choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
-            usage = data.get("usage") or {}
-            return ChatResponse(
-                content=content,
-                model=str(data.get("model") or self.config.model),
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                finish_reason=choice.get("finish_reason"),
-                latency_s=latency_s,
-            )
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
-            raise TransientModelError(
-                f"malformed chat-completion body: {raw[:200]!r}", kind="malformed"
-            ) from None
+        except orjson.JSONDecodeError as err:
+            raise _not_a_completion(f"not JSON: {err}", raw) from None
+        choice = _path(data, "choices", 0)
+        message = _path(choice, "message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or not isinstance(content, str | None):
+            raise _not_a_completion("no text at choices[0].message.content", raw)
+        usage = data.get("usage") or {}
+        if not isinstance(usage, dict):
+            raise _not_a_completion("usage is not an object", raw)
+        tokens = [usage.get(name) or 0 for name in ("prompt_tokens", "completion_tokens")]
+        if not all(type(n) is int and n >= 0 for n in tokens):
+            raise _not_a_completion("usage token counts are not whole numbers", raw)
+        finish = choice.get("finish_reason")
+        return ChatResponse(
+            content=content or "",
+            model=str(data.get("model") or self.config.model),
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            finish_reason=finish if isinstance(finish, str) else None,
+            latency_s=latency_s,
+        )
+
+
+def _path(value: Any, *steps: str | int) -> Any:
+    """``value[step][step]...``, or None where a step is missing or of the wrong kind."""
+    for step in steps:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _not_a_completion(why: str, raw: bytes) -> TransientModelError:
+    return TransientModelError(
+        f"the answer is not a chat completion ({why}): {raw[:200]!r}", kind="malformed"
+    )
+
+
+def worst_call_s(config: EndpointConfig) -> float:
+    """The longest :meth:`OpenAIChatClient.complete` can take through failed tries alone:
+    ``max_retries + 1`` tries of ``timeout_s`` each and the largest backoff after each failed
+    one. Overload (429/503 with a Retry-After up to ``max_retry_after_s``) defers a request
+    beyond this, by design; an unreachable endpoint is bounded by being declared down."""
+    backoffs = sum(
+        min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0**attempt)
+        for attempt in range(1, config.max_retries + 1)
+    )
+    return (config.max_retries + 1) * config.timeout_s + backoffs
 
 
 async def discover_model(session: aiohttp.ClientSession, config: EndpointConfig) -> str:

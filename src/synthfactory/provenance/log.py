@@ -283,19 +283,29 @@ class SqliteAuditLog:
         """Commit every buffered record in one transaction (one fsync)."""
         if not self._pending_leaves:
             return
-        with self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            stored = self._stored_size()
-            if stored < self._committed:
-                raise ConcurrentWriterError(
-                    f"audit log {self.path} shrank under this writer ({stored} records, "
-                    f"{self._committed} committed by this process): it was truncated or "
-                    "replaced; run `synthfactory audit verify`"
-                )
-            if stored != self._committed:
-                self._rebase(stored)
-            self._conn.executemany("INSERT INTO leaves VALUES (?,?,?,?)", self._pending_leaves)
-            self._conn.executemany("INSERT INTO nodes VALUES (?,?,?)", self._pending_nodes)
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                stored = self._stored_size()
+                if stored < self._committed:
+                    raise ConcurrentWriterError(
+                        f"audit log {self.path} shrank under this writer ({stored} records, "
+                        f"{self._committed} committed by this process): it was truncated or "
+                        "replaced; run `synthfactory audit verify`"
+                    )
+                if stored != self._committed:
+                    self._rebase(stored)
+                self._conn.executemany("INSERT INTO leaves VALUES (?,?,?,?)", self._pending_leaves)
+                self._conn.executemany("INSERT INTO nodes VALUES (?,?,?)", self._pending_nodes)
+        except (sqlite3.Error, OSError):
+            # The transaction rolled back (a full disk, say): the buffered records are lost,
+            # and the log in memory becomes the log on disk again, so that it never signs a
+            # tree the disk does not hold. The caller hears of it from the error.
+            self._pending_leaves.clear()
+            self._pending_nodes.clear()
+            self._size = self._committed
+            self._frontier = self._load_frontier(self._committed)
+            raise
         self._committed = self._size
         self._pending_leaves.clear()
         self._pending_nodes.clear()
@@ -326,7 +336,14 @@ class SqliteAuditLog:
                 cp = cp.with_note(witness.submit(cp.note, old, proof))
                 self._store_checkpoint(cp)
         finally:
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                # A COMMIT that failed (a full disk) may leave the transaction open, and
+                # every later BEGIN would fail on it.
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
         return cp
 
     def _store_checkpoint(self, cp: SignedCheckpoint) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from synthfactory.provenance import (
 )
 from synthfactory.provenance.canonical import dumps_normalized
 from synthfactory.recipe.model import ModelStep, Recipe
+from synthfactory.runtime.disk_full import disk_full_error
 from synthfactory.verdict import Verdict
 from synthfactory.workspace import Workspace
 
@@ -170,6 +171,9 @@ class AuditRecorder:
         self._templates: dict[str, str] = {}
         self._pending: list[_Pending] = []
         self._lock = threading.RLock()
+        self.broken: BaseException | None = None
+        """What made a write fail; from then on every write fails with it (the records of
+        that batch are lost, so a later one would leave a gap no resume could fill)."""
 
     def _record(self, item: ItemRecord, step: str, attempt: int, **fields: Any) -> None:
         self._pending.append((item.item_id, item.seed, step, attempt, fields))
@@ -180,7 +184,25 @@ class AuditRecorder:
         return batch
 
     def write(self, batch: list[_Pending]) -> None:
-        """Build, append and commit ``batch`` (any thread; durable when this returns)."""
+        """Build, append and commit ``batch`` (any thread; durable when this returns).
+
+        A full disk raises :class:`~synthfactory.errors.DiskFullError` naming the log."""
+        self._guarded(self._write, batch)
+
+    def _guarded(self, write: Callable[..., object], *args: Any) -> None:
+        with self._lock:
+            if self.broken is not None:
+                raise self.broken
+            try:
+                write(*args)
+            except Exception as err:
+                full = disk_full_error(err, f"the audit log at {self.log.path}")
+                self.broken = full or err
+                if full is None:
+                    raise
+                raise full from None
+
+    def _write(self, batch: list[_Pending]) -> None:
         with self._lock:
             records = []
             for item_id, seed, step, attempt, fields in batch:
@@ -209,13 +231,17 @@ class AuditRecorder:
         """Write ``batch``, then sign (and have the witness cosign) the tree head."""
         with self._lock:
             self.write(batch)
-            self.log.checkpoint()
+            self._guarded(self.log.checkpoint)
 
     def close(self) -> None:
-        """Write what is left, checkpoint, and close the log."""
+        """Write what is left, checkpoint, and close the log (only close it if a write
+        failed: what is left cannot be written without a gap)."""
         with self._lock:
-            self.checkpoint(self.take())
-            self.log.close()
+            try:
+                if self.broken is None:
+                    self.checkpoint(self.take())
+            finally:
+                self.log.close()
 
     def _template_digest(self, step: ModelStep) -> str:
         found = self._templates.get(step.name)

@@ -14,10 +14,12 @@ import time
 from typing import Any
 
 from synthfactory.cache import ResponseCache
+from synthfactory.errors import DiskFullError
 from synthfactory.ledger import ItemRecord, Ledger, RunRecord
 from synthfactory.recipe.model import Recipe
 from synthfactory.runtime.audit import AuditRecorder
 from synthfactory.runtime.config import RunConfig
+from synthfactory.runtime.disk_full import disk_full_error
 from synthfactory.runtime.heap import HeapTrimmer
 from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
@@ -76,8 +78,20 @@ class Committer:
             batch = self.audit.take()
             mark = self.ledger.mark()
             write = self.audit.checkpoint if checkpoint else self.audit.write
-            await asyncio.to_thread(write, batch)
+            try:
+                await asyncio.to_thread(write, batch)
+            except BaseException:
+                self._forget_unaudited()
+                raise
             self.ledger.flush(upto=mark)
+
+    def _forget_unaudited(self) -> None:
+        # The audit records of the buffered steps are lost (a full disk, say): so must be
+        # the ledger's claim to those steps, or a resume would skip steps the log never saw.
+        # They are redone, from the cache: nothing is paid twice, and no row was written
+        # (rows follow a good write).
+        if self.audit is not None and self.audit.broken is not None:
+            self.ledger.discard_pending()
 
     async def commit(self, *, force: bool = False) -> None:
         """Write one batch of queued rows (every queued row with ``force``)."""
@@ -88,7 +102,13 @@ class Committer:
                 # signed) before the rows are.
                 await self.make_durable(checkpoint=True)
                 rows = [self.row(item) for item in batch]
-                version = await asyncio.to_thread(self._append, rows)
+                try:
+                    version = await asyncio.to_thread(self._append, rows)
+                except Exception as err:
+                    full = disk_full_error(err, f"the dataset {self.run.dataset!r}")
+                    if full is None:
+                        raise
+                    raise full from None
                 self.ledger.mark_stored(
                     self.run.run_id, self.run.dataset, [i.item_id for i in batch], version
                 )
@@ -107,6 +127,28 @@ class Committer:
         # Off the event loop, once a commit's garbage is freed: see runtime/heap.py.
         self._heap.maybe_trim()
         return version
+
+    def finish(self) -> DiskFullError | None:
+        """At the end of a run, however it ended: sign the audit log, make the cache and the
+        ledger durable. A full disk is returned (the run stops on it), not raised: the run's
+        status must still be told."""
+        problem = None
+        try:
+            if self.audit is not None and self.audit.broken is None:
+                self.audit.checkpoint(self.audit.take())
+        except Exception as err:
+            problem = disk_full_error(err, "the audit log")
+            if problem is None:
+                raise
+        self._forget_unaudited()
+        try:
+            self.cache.flush()
+            self.ledger.flush()
+        except Exception as err:
+            problem = problem or disk_full_error(err, "the workspace's ledger or cache")
+            if problem is None:
+                raise
+        return problem
 
     def row(self, item: ItemRecord) -> dict[str, Any]:
         """The dataset row of an item: its id, its run, and the recipe's dataset fields."""

@@ -13,6 +13,7 @@ the table which of the "passed" items it already holds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import random
 import time
@@ -42,6 +43,7 @@ from synthfactory.runtime.canary_runner import CanaryRunner
 from synthfactory.runtime.committer import Committer
 from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.dedup_steps import DedupSteps
+from synthfactory.runtime.disk_full import disk_full_error
 from synthfactory.runtime.executor import Executor
 from synthfactory.runtime.journal import Journal
 from synthfactory.runtime.model_calls import ModelCalls
@@ -164,24 +166,7 @@ class RunDriver:
             finally:
                 gc.unfreeze()
                 await self.executor.close()
-            if self._dedup.dry is not None:
-                status = "exhausted"
-                message = (
-                    f"{self._dedup.dry}; stored {self._tally.stored} of {self.config.target}. "
-                    "Widen the samplers or the prompt, or raise the temperature"
-                )
-            elif self._tally.stored >= self.config.target:
-                status = "finished"
-            elif self._steering is not None and self._steering.exhausted:
-                status = "exhausted"
-                message = "; ".join(self._steering.exhausted.values())
-            else:
-                status = "exhausted"
-                message = (
-                    f"item budget spent ({self.config.item_budget} items) with "
-                    f"{self._tally.stored} of {self.config.target} usable examples; "
-                    "raise --max-items, or look at `synthfactory status RUN --failed`"
-                )
+            status, message = self._outcome()
         except (asyncio.CancelledError, KeyboardInterrupt):
             status, message = "interrupted", "interrupted; resume it to carry on"
             raise
@@ -190,19 +175,43 @@ class RunDriver:
             if not isinstance(err, Fatal):
                 raise
         except Exception as err:
-            status, message = "crashed", f"{type(err).__name__}: {err}"
-            raise
+            full = disk_full_error(err, f"the workspace {self.workspace.root}")
+            if full is None:
+                status, message = "crashed", f"{type(err).__name__}: {err}"
+                raise
+            status, message = "stopped", str(full)
         finally:
-            if self.audit is not None:
-                self.audit.checkpoint(self.audit.take())
             self._dedup.close()
-            self.cache.flush()
-            self.ledger.flush()
-            self.ledger.set_run_status(
-                self.run.run_id, status, message, add_active_s=time.monotonic() - self._started
-            )
+            full = self._committer.finish()
+            if full is not None and status not in ("stopped", "crashed", "interrupted"):
+                status, message = "stopped", str(full)
+            try:
+                self.ledger.set_run_status(
+                    self.run.run_id, status, message, add_active_s=time.monotonic() - self._started
+                )
+            except Exception as err:  # a full disk: the summary below still tells the status
+                if disk_full_error(err, "the ledger") is None:
+                    raise
             lock.close()
-        return run_summary(self.ledger, self.workspace, self.run.run_id)
+        summary = run_summary(self.ledger, self.workspace, self.run.run_id)
+        return dataclasses.replace(summary, status=status, message=message)
+
+    def _outcome(self) -> tuple[str, str]:
+        """The status and message of a run whose loop ended by itself."""
+        if self._dedup.dry is not None:
+            return "exhausted", (
+                f"{self._dedup.dry}; stored {self._tally.stored} of {self.config.target}. "
+                "Widen the samplers or the prompt, or raise the temperature"
+            )
+        if self._tally.stored >= self.config.target:
+            return "finished", ""
+        if self._steering is not None and self._steering.exhausted:
+            return "exhausted", "; ".join(self._steering.exhausted.values())
+        return "exhausted", (
+            f"item budget spent ({self.config.item_budget} items) with "
+            f"{self._tally.stored} of {self.config.target} usable examples; "
+            "raise --max-items, or look at `synthfactory status RUN --failed`"
+        )
 
     async def _run_items(self) -> None:
         self._tally.restore(self.ledger, self.run.run_id)

@@ -104,7 +104,10 @@ class LocalExecutor:
     async def _pool_started(self) -> None:
         starting = self._pool_starting
         assert starting is not None
-        pool = await starting
+        # Shielded: cancelling a waiter (an item, when a fatal error stops the run) would
+        # otherwise cancel the shared start, and close() would then raise CancelledError
+        # (the run reported "interrupted") and leave the new pool's workers running.
+        pool = await asyncio.shield(starting)
         if self._pool_starting is starting:  # the first waiter to wake up takes it
             self._pool, self._pool_starting = pool, None
 

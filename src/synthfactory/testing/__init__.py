@@ -1,8 +1,9 @@
 """Public test fakes for code built on synthfactory.
 
 - :class:`FakeServer`: a fake OpenAI-compatible chat-completions server on loopback, with
-  latency, error-rate, 429, token-bucket rate-limit, hang, broken-JSON and endpoint-down
-  knobs (:class:`FakeServerConfig`) and request counters (:class:`FakeStats`).  It also runs
+  latency, error-rate, 429 (any ``Retry-After``), token-bucket rate-limit, hang, half-sent
+  body, mid-answer reset, wrong-schema, broken-JSON and endpoint-down knobs
+  (:class:`FakeServerConfig`) and request counters (:class:`FakeStats`).  It also runs
   as a process: ``python -m synthfactory.testing.fake_server --help``.  Its JSON-mode
   answers come from :mod:`synthfactory.testing.fake_json`.
 - :class:`FakeSandbox`: scripted sandbox results by job id; it never executes code.
