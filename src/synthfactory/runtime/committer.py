@@ -54,6 +54,7 @@ class Committer:
         self._commit_lock = asyncio.Lock()
         self._audit_lock = asyncio.Lock()
         self._heap = HeapTrimmer()
+        self._failed: Exception | None = None
 
     def add(self, item: ItemRecord) -> bool:
         """Queue a passed item; True once a full batch waits."""
@@ -97,6 +98,10 @@ class Committer:
         """Write one batch of queued rows (every queued row with ``force``)."""
         async with self._commit_lock:
             while self.pending:
+                if self._failed is not None:
+                    # The run stops on a failed commit; one that queued behind it on the
+                    # lock must not go on writing as if nothing happened.
+                    raise self._failed
                 batch = self.pending[: self.config.commit_rows]
                 # The rows' model calls, states and provenance must be durable (and the log
                 # signed) before the rows are.
@@ -106,6 +111,7 @@ class Committer:
                     version = await asyncio.to_thread(self._append, rows)
                 except Exception as err:
                     full = disk_full_error(err, f"the dataset {self.run.dataset!r}")
+                    self._failed = full or err
                     if full is None:
                         raise
                     raise full from None
