@@ -252,6 +252,20 @@ def test_orphan_files_are_removed_and_a_live_run_is_left_alone(ws: Path) -> None
     assert len(repair_records(ws)) == 2
 
 
+def test_rows_committed_before_the_ledger_heard_of_them_are_a_note_not_a_problem(
+    ws: Path,
+) -> None:
+    """A run killed between its dataset commit and its ledger write: its rows are in the
+    table and "passed" in the ledger. That is for ``resume``, not a repair."""
+    with sqlite3.connect(ws / "ledger.sqlite") as conn:
+        conn.execute("UPDATE items SET state = 'passed' WHERE idx >= 25")
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    found = doctor(ws)
+    assert found.exit_code == 0, found.output
+    assert "note    datasets/hello.lance: dataset hello: 5 row(s) are in the table" in found.output
+    assert f"`synthfactory resume {run_id}` records them as stored" in found.output
+
+
 def test_a_stale_index_is_found_by_full_and_rebuilt(ws: Path) -> None:
     with sqlite3.connect(ws / "ledger.sqlite") as conn:
         # The index's definition no longer says what its entries hold.
