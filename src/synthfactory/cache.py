@@ -9,11 +9,17 @@ Answers that arrive in the same turn of the event loop share one commit (a group
 whose window closes before the loop waits for the network again), so a fast endpoint does
 not pay a transaction per answer. A resume therefore pays again only for requests that were
 in flight. :meth:`put` (buffered until :meth:`flush`) remains for callers outside a loop.
+
+Each entry keeps the digest of its key and answer (:func:`entry_digest`), so an answer
+changed on disk is caught (:func:`bad_entries`, run by ``synthfactory doctor``) and moved to
+the ``quarantine`` table (:func:`quarantine`): the call is then paid for again rather than
+trusted. Entries written before the digest was kept have none and are only checked to decode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -28,7 +34,19 @@ CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
     response BLOB NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    digest BLOB
+);
+"""
+_QUARANTINE = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    key TEXT NOT NULL,
+    model TEXT,
+    response BLOB,
+    created_at REAL,
+    digest BLOB,
+    reason TEXT NOT NULL,
+    quarantined_at REAL NOT NULL
 );
 """
 
@@ -58,6 +76,7 @@ class ResponseCache:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
+        _add_digest_column(self._conn)
         self._pending: dict[str, tuple[str, bytes, float]] = {}
         self._group: asyncio.Future[None] | None = None  # the commit the next keep() joins
         self.hits = 0
@@ -124,12 +143,12 @@ class ResponseCache:
         """Commit buffered writes in one transaction."""
         if not self._pending:
             return
-        rows = [(k, m, b, t) for k, (m, b, t) in self._pending.items()]
+        rows = [(k, m, b, t, entry_digest(k, b)) for k, (m, b, t) in self._pending.items()]
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT OR IGNORE INTO responses(key, model, response, created_at)"
-                " VALUES (?,?,?,?)",
+                "INSERT OR IGNORE INTO responses(key, model, response, created_at, digest)"
+                " VALUES (?,?,?,?,?)",
                 rows,
             )
         self._pending.clear()
@@ -143,3 +162,71 @@ class ResponseCache:
         """Flush and close."""
         self.flush()
         self._conn.close()
+
+
+def _add_digest_column(conn: sqlite3.Connection) -> None:
+    """A cache made before entries kept their digest gets the column (its old rows NULL)."""
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(responses)")}
+    if "digest" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE responses ADD COLUMN digest BLOB")
+    except sqlite3.OperationalError as err:
+        if "duplicate column" not in str(err):  # another process added it first
+            raise
+
+
+def entry_digest(key: str, response: bytes) -> bytes:
+    """sha256 of an entry's key and stored answer: binds the answer to the request it is for."""
+    return hashlib.sha256(key.encode() + b"\0" + response).digest()
+
+
+@dataclass(frozen=True)
+class BadEntry:
+    """A cache entry that cannot be trusted: its key and why."""
+
+    key: str
+    reason: str
+
+
+def bad_entries(conn: sqlite3.Connection) -> list[BadEntry]:
+    """Every entry of the cache at ``conn`` whose answer does not match its digest or does
+    not decode as a :class:`ChatResponse` (``conn`` may be read-only)."""
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(responses)")}
+    digest_sql = "digest" if "digest" in columns else "NULL"
+    bad = []
+    rows = conn.execute(f"SELECT key, model, response, {digest_sql} FROM responses")
+    for key, model, stored, digest in rows:
+        blob = stored.encode() if isinstance(stored, str) else bytes(stored)
+        if digest is not None and entry_digest(str(key), blob) != bytes(digest):
+            bad.append(BadEntry(str(key), "its stored answer does not hash to its digest"))
+            continue
+        try:
+            answer = ChatResponse.from_dict(orjson.loads(blob))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            bad.append(BadEntry(str(key), f"its stored answer does not decode ({err})"))
+            continue
+        if answer.model != model:
+            reason = f"it is filed under model {model!r}, its answer says {answer.model!r}"
+            bad.append(BadEntry(str(key), reason))
+    return bad
+
+
+def quarantine(conn: sqlite3.Connection, entries: list[BadEntry]) -> int:
+    """Move ``entries`` out of the cache into its ``quarantine`` table (kept for a look, never
+    served), in one transaction; how many were moved."""
+    conn.executescript(_QUARANTINE)
+    _add_digest_column(conn)
+    moved = 0
+    now = time.time()
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        for entry in entries:
+            copied = conn.execute(
+                "INSERT INTO quarantine SELECT key, model, response, created_at, digest, ?, ?"
+                " FROM responses WHERE key = ?",
+                (entry.reason, now, entry.key),
+            ).rowcount
+            conn.execute("DELETE FROM responses WHERE key = ?", (entry.key,))
+            moved += copied
+    return moved

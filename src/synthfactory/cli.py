@@ -447,6 +447,7 @@ def _qa_with_model(workspace: Path, run_id: str, spec: str, *, sample: int, seed
 
 def _mount_subcommands() -> None:
     from synthfactory.dedup.cli import dedup
+    from synthfactory.doctor.cli import doctor
     from synthfactory.provenance.cli import app as audit_app
     from synthfactory.provenance.cli import explain as explain_item
     from synthfactory.sandbox.cli import app as sandbox_app
@@ -455,6 +456,7 @@ def _mount_subcommands() -> None:
     app.add_typer(sandbox_app, name="sandbox")
     app.command("explain")(explain_item)
     app.command("dedup")(dedup)
+    app.command("doctor")(doctor)
 
 
 _mount_subcommands()

@@ -28,6 +28,15 @@ FORMAT_VERSION = 1
 DEFAULT_WORKSPACE = "synthfactory-workspace"
 
 
+def stored_format(marker: Path) -> int:
+    """The format version a ``workspace.json`` states; :class:`WorkspaceError` if it cannot
+    be read."""
+    try:
+        return int(json.loads(marker.read_text())["format"])
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise WorkspaceError(f"{marker} is unreadable ({err}); is this a workspace?") from None
+
+
 class Workspace:
     """Paths and format checks for one workspace directory."""
 
@@ -58,10 +67,7 @@ class Workspace:
 
     @staticmethod
     def _check_format(marker: Path) -> None:
-        try:
-            found = int(json.loads(marker.read_text())["format"])
-        except (ValueError, KeyError, TypeError, OSError) as err:
-            raise WorkspaceError(f"{marker} is unreadable ({err}); is this a workspace?") from None
+        found = stored_format(marker)
         if found > FORMAT_VERSION:
             raise WorkspaceError(
                 f"workspace {marker.parent} was written by a newer synthfactory (format {found}, "

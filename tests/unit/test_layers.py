@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
             "dedup",
             "store",
             "workspace",
+            "sqlite_files",
             "provenance",
             "local",
             "testing",
@@ -71,9 +72,10 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
     ),
     (
         "reports",
-        ("reports", "verify.qa", "verify.qa_verifiers", "provenance.exports"),
+        ("reports", "verify.qa", "verify.qa_verifiers", "provenance.exports", "doctor"),
         "read what runs left in a workspace (ledger, store, audit log) and report on it: "
-        "status and export, acceptance sampling (qa), in-toto/OpenLineage/Croissant exports",
+        "status and export, acceptance sampling (qa), in-toto/OpenLineage/Croissant exports, "
+        "the workspace's health check and its repairs (doctor)",
     ),
     (
         "faces",
@@ -85,6 +87,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
             "dedup.cli",
             "sandbox.cli",
             "provenance.cli",
+            "doctor.cli",
             "examples",
             "",
         ),

@@ -64,6 +64,7 @@ from synthfactory.provenance.merkle import (
 from synthfactory.provenance.note import NoteSigner, NoteVerifier
 from synthfactory.provenance.record import ProvenanceRecord
 from synthfactory.provenance.witness import Witness
+from synthfactory.sqlite_files import open_readonly
 
 FORMAT_VERSION = 1
 
@@ -136,13 +137,6 @@ class AuditLog(Protocol):
     def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         """The consistency proof from tree size ``old`` to ``new``."""
         ...
-
-
-def open_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection to a log file (verifiers never write, not even the WAL)."""
-    if not path.exists():
-        raise NotFoundError(f"no audit log at {path}")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
 
 
 class SqliteAuditLog:

@@ -43,6 +43,7 @@ from synthfactory.provenance.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from synthfactory.provenance.note import NoteVerifier, load_verifier
 from synthfactory.provenance.record import RECORD_VERSION
 from synthfactory.provenance.witness import read_witness_state
+from synthfactory.sqlite_files import file_damage
 
 PROBLEM_KINDS = (
     "unreadable",
@@ -157,33 +158,16 @@ def _check_file(conn: sqlite3.Connection, path: Path) -> None:
     """SQLite's own integrity check, before any record is trusted. A torn or truncated file
     can leave every page the records live on readable (the lost bytes held free pages or an
     index), so the chain would verify while the database is malformed."""
-    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
-    actual = path.stat().st_size
-    wal = path.with_name(path.name + "-wal")
-    # With frames waiting in the WAL the file may be shorter than the database; without,
-    # it is exactly its pages. SQLite reads a missing tail as zeros, so a cut inside a
-    # record's page can pass its own integrity check: the size is checked first.
-    settled = not wal.exists() or wal.stat().st_size == 0
-    if actual % page_size or (settled and actual != pages * page_size):
-        raise _FailedError(
-            Problem(
-                "damaged",
-                f"{path} is damaged: it holds {actual} bytes where its {pages} pages of "
-                f"{page_size} bytes need {pages * page_size} (a truncated or torn file); "
-                "restore it from a backup or a copy, then verify again",
-            )
+    damage = file_damage(conn, path, full=True)
+    if damage is None:
+        return
+    said = f": {damage}" if damage.torn else f" ({damage})"
+    raise _FailedError(
+        Problem(
+            "damaged",
+            f"{path} is damaged{said}; restore it from a backup or a copy, then verify again",
         )
-    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)")]
-    if rows != ["ok"]:
-        shown = "; ".join(rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
-        raise _FailedError(
-            Problem(
-                "damaged",
-                f"{path} is damaged (SQLite integrity check: {shown}); restore it from a "
-                "backup or a copy, then verify again",
-            )
-        )
+    )
 
 
 @dataclass

@@ -38,6 +38,7 @@ from synthfactory.provenance import (
     load_signer,
 )
 from synthfactory.provenance.canonical import dumps_normalized
+from synthfactory.provenance.verify import VerificationReport, verify_log
 from synthfactory.recipe.model import ModelStep, Recipe
 from synthfactory.runtime.disk_full import disk_full_error
 from synthfactory.verdict import Verdict
@@ -66,20 +67,41 @@ def check_dataset_rows(workspace: Workspace, log: SqliteAuditLog) -> str | None:
     from synthfactory.store.lance import LanceStore
 
     for path in sorted((workspace.root / "datasets").glob("*.lance")):
-        table = LanceStore(str(path)).read()
-        for row in table.to_pylist():
-            item_id = row.get("item_id")
-            accepts = [
-                record for _, record in log.records_for(str(item_id)) if record.decision == "accept"
-            ]
-            if not accepts:
-                return f"dataset {path.stem}: row {item_id} has no accept record in the audit log"
-            if accepts[-1].output_digest != row_digest(row):
-                return (
-                    f"dataset {path.stem}: row {item_id} does not match its accept record "
-                    f"(the row was changed after it was stored)"
-                )
+        problem = row_problem(path.stem, LanceStore(str(path)).read().to_pylist(), log)
+        if problem is not None:
+            return problem
     return None
+
+
+def row_problem(dataset: str, rows: Iterable[Mapping[str, Any]], log: SqliteAuditLog) -> str | None:
+    """The first of ``rows`` (of ``dataset``) that does not match its accept record."""
+    for row in rows:
+        item_id = row.get("item_id")
+        accepts = [
+            record for _, record in log.records_for(str(item_id)) if record.decision == "accept"
+        ]
+        if not accepts:
+            return f"dataset {dataset}: row {item_id} has no accept record in the audit log"
+        if accepts[-1].output_digest != row_digest(row):
+            return (
+                f"dataset {dataset}: row {item_id} does not match its accept record "
+                f"(the row was changed after it was stored)"
+            )
+    return None
+
+
+def verify_workspace_log(workspace: Workspace) -> VerificationReport:
+    """:func:`~synthfactory.provenance.verify_log` of the workspace's own log, with its own
+    key and, where there is one, its witness and the witness's key."""
+    audit = workspace.root / "audit"
+    witness = audit / "witness"
+    witness_key = audit / "witness.key.pub"
+    return verify_log(
+        audit / "log.sqlite",
+        audit / "log.key.pub",
+        witness_state=witness if witness.is_dir() else None,
+        witness_key=witness_key if witness.is_dir() and witness_key.exists() else None,
+    )
 
 
 def audit_manifest(workspace: Workspace) -> dict[str, str]:
