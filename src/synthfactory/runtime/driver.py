@@ -1,4 +1,8 @@
-"""The run driver: admits items, walks each through the recipe's steps, commits the dataset.
+"""The run driver: admits items, runs the loop, keeps the run durable, tells how it ended.
+
+Each admitted item walks the recipe's steps in a task of its own
+(:class:`~synthfactory.runtime.item_steps.ItemSteps`); the journal writes down what each step
+did, and the committer makes it durable and writes passed items to the dataset.
 
 Everything durable happens here, in one process: the ledger, the response cache and the
 dataset commits. Executors only run work that may be lost and redone. No batch barriers:
@@ -29,13 +33,7 @@ from synthfactory.ledger import ItemRecord, Ledger, RunRecord
 from synthfactory.models.endpoint import EndpointConfig
 from synthfactory.recipe.loader import RecipeSource
 from synthfactory.recipe.model import (
-    DedupStep,
-    JudgeStep,
-    ModelStep,
-    PythonStep,
     Recipe,
-    SandboxStep,
-    VerifyStep,
     derive_seed,
 )
 from synthfactory.runtime.audit import AuditRecorder
@@ -45,6 +43,7 @@ from synthfactory.runtime.config import RunConfig
 from synthfactory.runtime.dedup_steps import DedupSteps
 from synthfactory.runtime.disk_full import disk_full_error
 from synthfactory.runtime.executor import Executor
+from synthfactory.runtime.item_steps import ItemSteps
 from synthfactory.runtime.journal import Journal
 from synthfactory.runtime.model_calls import ModelCalls
 from synthfactory.runtime.progress import Progress, ProgressObserver, RunSummary
@@ -52,8 +51,6 @@ from synthfactory.runtime.steering import Steering
 from synthfactory.runtime.summary import run_summary
 from synthfactory.runtime.tally import Tally
 from synthfactory.store import DatasetStore
-from synthfactory.verdict import Verdict
-from synthfactory.verify.tiers import is_escalated, skipped_entry
 from synthfactory.workspace import Workspace
 
 _FLUSH_INTERVAL_S = 0.025
@@ -143,8 +140,20 @@ class RunDriver:
             if recipe.canaries
             else None
         )
-        self._verifier_steps = tuple(
-            s for s in recipe.steps if isinstance(s, VerifyStep | SandboxStep | JudgeStep)
+        self._steps = ItemSteps(
+            recipe=recipe,
+            config=config,
+            ledger=ledger,
+            audit=audit,
+            executor=executor,
+            journal=self._journal,
+            calls=self._calls,
+            dedup=self._dedup,
+            steering=self._steering,
+            canaries=self._canaries,
+            committer=self._committer,
+            tally=self._tally,
+            wake=self._wake,
         )
 
     # -- the run ---------------------------------------------------------------------
@@ -291,7 +300,7 @@ class RunDriver:
         return True
 
     def _spawn(self, item: ItemRecord) -> None:
-        task = asyncio.create_task(self._process(item))
+        task = asyncio.create_task(self._steps.process(item))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -303,156 +312,6 @@ class RunDriver:
             for other in self._tasks:
                 other.cancel()
         self._wake.set()
-
-    # -- one item ----------------------------------------------------------------------
-
-    async def _process(self, item: ItemRecord) -> None:
-        try:
-            await self._walk(item)
-        finally:
-            if self._steering is not None:
-                self._steering.finished(item.payload)
-
-    async def _walk(self, item: ItemRecord) -> None:
-        steps = self.recipe.steps
-        while item.next_step < len(steps):
-            step = steps[item.next_step]
-            if isinstance(step, DedupStep):
-                ok = self._gate_category(item) and await self._dedup_step(item, step)
-            elif isinstance(step, ModelStep):
-                ok = await self._model_step(item, step)
-            elif isinstance(step, PythonStep):
-                ok = await self._cpu_step(item, step.name)
-            elif self._skip(item, step):
-                ok = True
-            else:
-                if isinstance(step, JudgeStep):
-                    ok = await self._judge_step(item, step)
-                else:
-                    ok = await self._cpu_step(item, step.name)
-                await self._canary(item, step)
-            if not ok:
-                return self._turned_down(item)
-            item.next_step += 1
-            self.ledger.save_item(item)
-        if not self._gate_category(item, count=True):
-            return self._turned_down(item)
-        item.state = "passed"
-        self.ledger.save_item(item)
-        if self._canaries is not None:
-            low = await self._canaries.check_mutant(item, self._verifier_steps)
-            self._canaries.hold_floor(low, strict=self.config.strict_verifiers)
-        if self.audit is not None:
-            self.audit.decision(
-                item, accepted=True, finished=time.time(), row=self._committer.row(item)
-            )
-        self._tally.passed += 1
-        if self._committer.add(item):
-            self._wake.set()
-
-    async def _model_step(self, item: ItemRecord, step: ModelStep) -> bool:
-        outcome = await self._calls.run(item, step)
-        if not outcome.ok:
-            assert outcome.error is not None
-            return self._journal.fail(item, outcome.error)
-        item.payload[step.output_field] = outcome.value
-        return True
-
-    def _turned_down(self, item: ItemRecord) -> None:
-        """Record the end of an item that failed or was rejected (its state says which)."""
-        self._dedup.forget(item)
-        self.ledger.save_item(item)
-        if self.audit is not None:
-            self.audit.decision(item, accepted=False, finished=time.time())
-
-    def _gate_category(self, item: ItemRecord, *, count: bool = False) -> bool:
-        """With coverage: turn away an item whose category is full (or unknown). ``count``
-        counts it towards its category: only when it passes."""
-        if self._steering is None:
-            return True
-        reason = (self._steering.accept if count else self._steering.full)(item.payload)
-        if reason is None:
-            return True
-        return self._journal.verdict(item, "coverage", Verdict.reject(reason, tier="coverage"))
-
-    async def _dedup_step(self, item: ItemRecord, step: DedupStep) -> bool:
-        started = time.time()
-        verdict = await self._dedup.verdict(item, step)
-        if verdict is None:
-            missing = f"step {step.name!r}: the item has no field {step.field!r}"
-            return self._journal.fail(item, missing)
-        self._journal.attempt(
-            item,
-            step,
-            0,
-            verdict.status,
-            started=started,
-            error=verdict.reason or None,
-            verdict=verdict,
-        )
-        return self._journal.verdict(item, step.name, verdict)
-
-    def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
-        """Apply the verification policy; record a skip and return True if the tier is off."""
-        run, reason = self.recipe.policy.should_run(
-            step.tier, item.payload, item.seed, step.name, is_escalated(item.verdicts)
-        )
-        if run:
-            return False
-        item.verdicts.append(skipped_entry(step.name, step.tier, reason))
-        self._journal.attempt(item, step, 0, "skipped", started=time.time(), error=reason)
-        return True
-
-    async def _judge_step(self, item: ItemRecord, step: JudgeStep) -> bool:
-        outcome = await self._calls.run(item, step.request_step())
-        if not outcome.ok:
-            assert outcome.error is not None
-            return self._journal.fail(item, outcome.error)
-        # A judge costs model time, priced by its endpoint; no CPU of ours worth counting.
-        verdict = step.verdict(outcome.value)
-        return self._journal.verdict(item, step.name, verdict, cost=outcome.cost)
-
-    async def _canary(self, item: ItemRecord, step: VerifyStep | SandboxStep | JudgeStep) -> None:
-        """Maybe run a canary through ``step`` beside ``item``; warn (or, with
-        ``strict_verifiers``, stop) when the step's tier falls below its floor."""
-        if self._canaries is not None:
-            low = await self._canaries.check(item, step)
-            self._canaries.hold_floor(low, strict=self.config.strict_verifiers)
-
-    async def _cpu_step(self, item: ItemRecord, name: str) -> bool:
-        step = self.recipe.step(name)
-        for attempt in range(self.config.max_infra_retries + 1):
-            started = time.time()
-            item.attempts += 1
-            outcome = await self.executor.run_step(name, item.payload)
-            if outcome.infra_error is not None:
-                self._journal.attempt(
-                    item, step, attempt, "infra_error", started=started, error=outcome.infra_error
-                )
-                continue
-            if outcome.error is not None:
-                error = outcome.error
-                self._journal.attempt(item, step, attempt, "error", started=started, error=error)
-                return self._journal.fail(item, f"step {name!r} raised {outcome.error}")
-            if outcome.verdict is not None:
-                verdict = outcome.verdict
-                self._journal.attempt(
-                    item,
-                    step,
-                    attempt,
-                    verdict.status,
-                    started=started,
-                    error=verdict.reason or None,
-                    verdict=verdict,
-                    worker=outcome.worker,
-                )
-                if verdict.status == "infra_error":
-                    continue
-                return self._journal.verdict(item, name, verdict, cpu_s=outcome.cpu_s)
-            item.payload.update(outcome.updates or {})
-            self._journal.attempt(item, step, attempt, "ok", started=started, worker=outcome.worker)
-            return True
-        return self._journal.fail(item, f"step {name!r}: infrastructure error after retries")
 
     # -- durability --------------------------------------------------------------------
 
