@@ -34,7 +34,15 @@ class ChatRequest:
         return body
 
     def key(self) -> str:
-        """sha256 of the canonical request: the cache key."""
+        """sha256 of the canonical request: the cache key (worked out once per request:
+        the cache, the ledger and the audit record each ask for it)."""
+        found: str | None = self.__dict__.get("_key")
+        if found is None:
+            found = self._digest()
+            object.__setattr__(self, "_key", found)
+        return found
+
+    def _digest(self) -> str:
         blob = orjson.dumps(
             {
                 "model": self.model,
