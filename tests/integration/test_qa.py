@@ -463,7 +463,7 @@ def test_cli_run_stores_the_sla_and_a_run_with_nothing_stored_is_refused(tmp_pat
     assert summary["quality"]["releasable"] is False
     assert summary["quality"]["reason"].startswith("no qa sample yet")
     bad = cli(*hello, "--max-defect-rate", "1.5")
-    assert bad.returncode == 2 and "max_defect_rate" in bad.stderr
+    assert bad.returncode == 2 and "--max-defect-rate" in bad.stderr
 
     # A run that stored nothing (every example rejected) has nothing to sample.
     strict = tmp_path / "strict.yaml"
