@@ -121,7 +121,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_completes_it_once_freed(
                 executor=inline(),
             )
         )
-        assert filler, f"the run ended before the disk was filled; the test shows nothing: {summary}"
+        assert filler, f"the run ended before the disk was filled, showing nothing: {summary}"
         assert summary.status == "stopped", summary
         assert f"the disk is full: {names}" in summary.message
         assert "No space left on device" in summary.message or "disk is full" in summary.message
