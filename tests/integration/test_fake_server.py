@@ -535,10 +535,15 @@ async def send_all(server: FakeServer, *, patient: bool, count: int = 40) -> int
 
 
 async def test_client_honouring_retry_after_sends_far_fewer_requests() -> None:
-    with FakeServer(dataclasses.replace(LIMITED)) as fake:
-        patient = await send_all(fake, patient=True)
-    with FakeServer(dataclasses.replace(LIMITED)) as fake:
-        impatient = await send_all(fake, patient=False)
+    # A slow limit (5/s, a burst of 1) makes both clients wait about 2 s for their 10
+    # answers, so the impatient one's count grows with that time, not with how fast this
+    # machine happens to be: at 20/s it finished so soon on a loaded machine that it sent
+    # too few retries to tell the two apart.
+    slow = FakeServerConfig(rate_limit_rps=5, rate_limit_burst=1)
+    with FakeServer(dataclasses.replace(slow)) as fake:
+        patient = await send_all(fake, patient=True, count=10)
+    with FakeServer(dataclasses.replace(slow)) as fake:
+        impatient = await send_all(fake, patient=False, count=10)
 
     assert patient < impatient / 2, (patient, impatient)
 
