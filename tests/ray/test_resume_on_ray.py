@@ -66,8 +66,12 @@ def test_resume_run_from_python_resumes_on_the_runs_ray_executor(
             # On a new private Ray instance under the run's own temp_dir, stopped after.
             assert len(_ray_sessions(temp)) == len(sessions) + 1
             assert not ray.is_initialized()
-            # On the run's own endpoint: the calls left, and at most those in flight again.
-            assert served < server.stats().requests <= TARGET + 4
+            # On the run's own endpoint: the calls left, and at most those in flight again
+            # (hello's verifier rejects a few facts, so the calls may exceed the target:
+            # every call the run kept is counted in model_calls, exactly once).
+            stats = server.stats()
+            assert served < stats.requests <= summary.model_calls + 4
+            assert sum(n - 1 for n in stats.by_key.values()) <= 4
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     assert summary.status == "finished" and summary.stored == TARGET
