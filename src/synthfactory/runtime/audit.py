@@ -13,7 +13,6 @@ run cannot write (another disk, another host) for that.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -153,8 +152,8 @@ class _DigestLater:
         if self.row:
             value = _without_nulls(value)
         # Straight from parsed JSON: string keys and finite numbers by construction, so
-        # the canonical bytes need no normalizing walk (digest() would do one).
-        return "sha256:" + hashlib.sha256(dumps_normalized(value)).hexdigest()
+        # the canonical bytes need no normalizing walk (digest() of a value would do one).
+        return digest(dumps_normalized(value))
 
 
 def _later(value: Any, *, row: bool = False) -> _DigestLater:

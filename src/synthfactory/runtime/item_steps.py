@@ -137,15 +137,7 @@ class ItemSteps:
         if verdict is None:
             missing = f"step {step.name!r}: the item has no field {step.field!r}"
             return self.journal.fail(item, missing)
-        self.journal.attempt(
-            item,
-            step,
-            0,
-            verdict.status,
-            started=started,
-            error=verdict.reason or None,
-            verdict=verdict,
-        )
+        self.journal.judged(item, step, 0, verdict, started=started)
         return self.journal.verdict(item, step.name, verdict)
 
     def _skip(self, item: ItemRecord, step: VerifyStep | JudgeStep | SandboxStep) -> bool:
@@ -192,15 +184,8 @@ class ItemSteps:
                 return self.journal.fail(item, f"step {name!r} raised {outcome.error}")
             if outcome.verdict is not None:
                 verdict = outcome.verdict
-                self.journal.attempt(
-                    item,
-                    step,
-                    attempt,
-                    verdict.status,
-                    started=started,
-                    error=verdict.reason or None,
-                    verdict=verdict,
-                    worker=outcome.worker,
+                self.journal.judged(
+                    item, step, attempt, verdict, started=started, worker=outcome.worker
                 )
                 if verdict.status == "infra_error":
                     continue

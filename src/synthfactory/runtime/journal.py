@@ -60,6 +60,28 @@ class Journal:
             )
         )
 
+    def judged(
+        self,
+        item: ItemRecord,
+        step: Any,
+        attempt: int,
+        verdict: Verdict,
+        *,
+        started: float,
+        worker: str = "",
+    ) -> None:
+        """One attempt that ended in ``verdict``: its status and reason are the attempt's."""
+        self.attempt(
+            item,
+            step,
+            attempt,
+            verdict.status,
+            started=started,
+            error=verdict.reason or None,
+            verdict=verdict,
+            worker=worker,
+        )
+
     def model_attempt(
         self,
         item: ItemRecord,
