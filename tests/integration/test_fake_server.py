@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 import select
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import jsonschema
 import orjson
 import pytest
 
@@ -25,56 +21,14 @@ import synthfactory.testing
 from synthfactory.testing import FakeServer, FakeServerConfig, FakeStats
 from synthfactory.testing import fake_server as fake_server_module
 from synthfactory.testing.fake_server import request_key
-
-USER_HI = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as client:
-        yield client
-
-
-async def chat(
-    session: aiohttp.ClientSession, server: FakeServer, body: dict[str, Any]
-) -> tuple[int, Any, dict[str, Any]]:
-    """POST a chat request; return (status, headers, parsed JSON body)."""
-    async with session.post(f"{server.url}/chat/completions", json=body) as response:
-        return response.status, response.headers, orjson.loads(await response.read())
-
-
-def content_of(answer: dict[str, Any]) -> str:
-    content = answer["choices"][0]["message"]["content"]
-    assert isinstance(content, str)
-    return content
-
-
-def is_chat_completion(answer: Any) -> bool:
-    """The shape a client reads: text at choices[0].message.content, whole-number usage."""
-    try:
-        content = answer["choices"][0]["message"]["content"]
-        usage = answer.get("usage", {})
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return False
-    counts = [usage.get(name, 0) for name in ("prompt_tokens", "completion_tokens")]
-    return isinstance(content, str) and all(type(count) is int for count in counts)
-
-
-def schema_body(schema: dict[str, Any], text: str = "hi") -> dict[str, Any]:
-    return {
-        "model": "m",
-        "messages": [{"role": "user", "content": text}],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "answer", "strict": True, "schema": schema},
-        },
-    }
+from tests.integration.fake_support import (
+    ENUM,
+    USER_HI,
+    chat,
+    content_of,
+    is_chat_completion,
+    schema_body,
+)
 
 
 async def test_plain_answer_is_deterministic_per_request(
@@ -118,139 +72,6 @@ async def test_answer_has_openai_shape_usage_and_headers(
     }
     stats = server.stats()
     assert (stats.prompt_tokens, stats.completion_tokens) == (12, completion)
-
-
-NESTED_OBJECT = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string", "minLength": 30, "maxLength": 40},
-        "author": {
-            "type": "object",
-            "properties": {"name": {"type": "string", "maxLength": 5}, "age": {"type": "integer"}},
-            "required": ["name"],
-            "additionalProperties": False,
-        },
-        "draft": {"type": "boolean"},
-    },
-    "required": ["title", "author"],
-    "additionalProperties": False,
-}
-ARRAY = {
-    "type": "array",
-    "minItems": 3,
-    "maxItems": 4,
-    "uniqueItems": True,
-    "items": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-}
-UNIQUE_SMALL_RANGE = {
-    "type": "array",
-    "minItems": 4,
-    "uniqueItems": True,
-    "items": {"type": "integer", "minimum": 0, "maximum": 3},
-}
-ENUM = {
-    "type": "object",
-    "properties": {
-        "label": {"enum": ["yes", "no", "maybe"]},
-        "kind": {"const": "review"},
-        "score": {"type": "string", "enum": ["a", "b"]},
-    },
-    "required": ["label", "kind", "score"],
-}
-NUMBER_BOUNDS = {
-    "type": "object",
-    "properties": {
-        "small": {"type": "integer", "minimum": 3, "maximum": 5},
-        "above": {"type": "integer", "exclusiveMinimum": 100},
-        "below": {"type": "integer", "maximum": -50},
-        "even": {"type": "integer", "minimum": 7, "maximum": 9, "multipleOf": 2},
-        "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.001},
-        "step": {"type": "number", "minimum": 0.35, "multipleOf": 0.1},
-    },
-    "required": ["small", "above", "below", "even", "ratio", "step"],
-}
-PYDANTIC_STYLE = {
-    "$defs": {
-        "Node": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
-                "parent": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
-            },
-            "required": ["name", "children"],
-        },
-        "Cat": {"type": "object", "properties": {"pet": {"const": "cat"}}, "required": ["pet"]},
-        "Dog": {"type": "object", "properties": {"pet": {"const": "dog"}}, "required": ["pet"]},
-    },
-    "type": "object",
-    "properties": {
-        "tree": {"$ref": "#/$defs/Node"},
-        "pet": {"oneOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]},
-        "note": {"type": ["string", "null"], "format": "date-time"},
-        "tags": {"type": "array", "prefixItems": [{"type": "integer"}], "items": False},
-        "both": {"allOf": [{"properties": {"a": {"type": "integer"}}, "required": ["a"]}]},
-    },
-    "required": ["tree", "pet", "note", "tags", "both"],
-}
-
-
-@pytest.mark.parametrize(
-    "schema",
-    [NESTED_OBJECT, ARRAY, UNIQUE_SMALL_RANGE, ENUM, NUMBER_BOUNDS, PYDANTIC_STYLE],
-    ids=["nested-object", "array", "unique-items", "enum", "number-bounds", "refs-combinators"],
-)
-async def test_json_schema_answer_validates(
-    server: FakeServer, session: aiohttp.ClientSession, schema: dict[str, Any]
-) -> None:
-    status, _, answer = await chat(session, server, schema_body(schema))
-
-    assert status == 200
-    document = orjson.loads(content_of(answer))
-    jsonschema.Draft202012Validator(schema).validate(document)
-
-
-async def test_json_schema_answer_fills_optional_fields_and_varies(
-    server: FakeServer, session: aiohttp.ClientSession
-) -> None:
-    _, _, first = await chat(session, server, schema_body(NESTED_OBJECT, "one"))
-    _, _, same = await chat(session, server, schema_body(NESTED_OBJECT, "one"))
-    _, _, other = await chat(session, server, schema_body(NESTED_OBJECT, "two"))
-
-    document = orjson.loads(content_of(first))
-    assert set(document) == {"title", "author", "draft"}
-    assert set(document["author"]) == {"name", "age"}
-    assert content_of(same) == content_of(first)
-    assert orjson.loads(content_of(other))["title"] != document["title"]
-
-
-async def test_json_object_mode_answers_a_json_object(
-    server: FakeServer, session: aiohttp.ClientSession
-) -> None:
-    body = {"messages": USER_HI, "response_format": {"type": "json_object"}}
-    with_schema = {
-        "messages": USER_HI,
-        "response_format": {"type": "json_object", "schema": ENUM},
-    }
-    _, _, plain = await chat(session, server, body)
-    _, _, schematic = await chat(session, server, with_schema)
-
-    assert isinstance(orjson.loads(content_of(plain)), dict)
-    jsonschema.Draft202012Validator(ENUM).validate(orjson.loads(content_of(schematic)))
-
-
-@pytest.mark.parametrize("schema", [NESTED_OBJECT, {"type": "integer", "minimum": 10}])
-async def test_invalid_json_rate_answers_broken_json(
-    server: FakeServer, session: aiohttp.ClientSession, schema: dict[str, Any]
-) -> None:
-    server.config.invalid_json_rate = 1.0
-    status, _, answer = await chat(session, server, schema_body(schema))
-    _, _, plain = await chat(session, server, {"messages": USER_HI})
-
-    assert status == 200 and is_chat_completion(answer)
-    with pytest.raises(orjson.JSONDecodeError):
-        orjson.loads(content_of(answer))
-    assert content_of(plain).startswith("fake answer ")
 
 
 async def test_rate_429_sends_retry_after(
@@ -477,101 +298,6 @@ async def test_random_knobs_are_reproducible_from_the_seed(session: aiohttp.Clie
     assert first == again
     assert first != other
     assert {200, 429, 500} <= set(first)
-
-
-LIMITED = FakeServerConfig(rate_limit_rps=20, rate_limit_burst=5)
-
-
-async def test_rate_limiter_lets_a_burst_through_and_answers_429_with_the_wait(
-    session: aiohttp.ClientSession,
-) -> None:
-    with FakeServer(dataclasses.replace(LIMITED)) as fake:
-        # Open the connections first, so that the 40 requests arrive close together.
-        health = fake.url.removesuffix("/v1") + "/health"
-
-        async def warm() -> None:
-            async with session.get(health) as response:
-                await response.read()
-
-        await asyncio.gather(*(warm() for _ in range(40)))
-        answers = await asyncio.gather(
-            *(chat(session, fake, {"messages": USER_HI}) for _ in range(40))
-        )
-        stats = fake.stats()
-
-    ok = [answer for answer in answers if answer[0] == 200]
-    limited = [answer for answer in answers if answer[0] == 429]
-    assert 5 <= len(ok) <= 6  # the burst, plus at most one token refilled meanwhile
-    assert len(ok) + len(limited) == 40
-    for _, headers, body in limited:
-        retry_after = float(headers["Retry-After"])
-        assert 0 < retry_after <= 0.05
-        assert headers["Retry-After"] == f"{retry_after:.3f}".rstrip("0").rstrip(".")
-        assert int(headers["retry-after-ms"]) == round(retry_after * 1000)
-        assert body["error"]["type"] == "rate_limit_exceeded"
-    assert (stats.requests, stats.ok, stats.rate_limited) == (40, len(ok), len(limited))
-
-
-async def send_all(server: FakeServer, *, patient: bool, count: int = 40) -> int:
-    """Get ``count`` concurrent requests answered 200, retrying each 429 either after its
-    ``Retry-After`` or at once; return how many requests were sent."""
-    sent = 0
-
-    async def one(session: aiohttp.ClientSession) -> None:
-        nonlocal sent
-        while True:
-            sent += 1
-            status, headers, _ = await chat(session, server, {"messages": USER_HI})
-            if status == 200:
-                return
-            assert status == 429
-            if patient:
-                await asyncio.sleep(float(headers["Retry-After"]))
-
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        await asyncio.wait_for(asyncio.gather(*(one(session) for _ in range(count))), 20)
-    assert server.stats().ok == count
-    return sent
-
-
-async def test_client_honouring_retry_after_sends_far_fewer_requests() -> None:
-    # A slow limit (5/s, a burst of 1) makes both clients wait about 2 s for their 10
-    # answers, so the impatient one's count grows with that time, not with how fast this
-    # machine happens to be: at 20/s it finished so soon on a loaded machine that it sent
-    # too few retries to tell the two apart.
-    slow = FakeServerConfig(rate_limit_rps=5, rate_limit_burst=1)
-    with FakeServer(dataclasses.replace(slow)) as fake:
-        patient = await send_all(fake, patient=True, count=10)
-    with FakeServer(dataclasses.replace(slow)) as fake:
-        impatient = await send_all(fake, patient=False, count=10)
-
-    assert patient < impatient / 2, (patient, impatient)
-
-
-async def test_rate_limiter_headers_on_answers(
-    server: FakeServer, session: aiohttp.ClientSession
-) -> None:
-    base = server.url.removesuffix("/v1")
-    knobs = {"rate_limit_rps": 2, "rate_limit_burst": 3}
-    async with session.post(f"{base}/_fake/config", json=knobs) as response:
-        assert response.status == 200
-    answers = [await chat(session, server, {"messages": USER_HI}) for _ in range(4)]
-
-    assert [status for status, _, _ in answers] == [200, 200, 200, 429]
-    remaining = [headers["x-ratelimit-remaining-requests"] for _, headers, _ in answers[:3]]
-    assert remaining == ["2", "1", "0"]
-    for _, headers, _ in answers[:3]:
-        assert headers["x-ratelimit-limit-requests"] == "3"
-    resets = [headers["x-ratelimit-reset-requests"] for _, headers, _ in answers[:3]]
-    assert all(re.fullmatch(r"\d+(\.\d{1,3})?s", reset) for reset in resets), resets
-    # Time until full: about 1, 2 and 3 tokens at 2 per second.
-    for tokens, reset in enumerate(resets, start=1):
-        assert tokens / 2 - 0.2 < float(reset.removesuffix("s")) <= tokens / 2
-    assert 0 < float(answers[3][1]["Retry-After"]) <= 0.5
-    server.config.rate_limit_rps = 0.0
-    status, headers, _ = await chat(session, server, {"messages": USER_HI})
-    assert (status, headers["x-ratelimit-remaining-requests"]) == (200, "1000")
-    assert "x-ratelimit-limit-requests" not in headers
 
 
 def test_works_from_sync_code() -> None:

@@ -4,7 +4,6 @@ qa never asks twice, and its estimate reaches status, the audit log and the expo
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import shutil
 import subprocess
@@ -15,16 +14,8 @@ from typing import Any
 
 import pytest
 
-import synthfactory.cli
 from synthfactory import (
-    Dataset,
     EndpointConfig,
-    ModelStep,
-    Recipe,
-    RunConfig,
-    randint,
-    resume_run,
-    run_recipe,
 )
 from synthfactory.cache import ResponseCache
 from synthfactory.errors import UserInputError
@@ -39,46 +30,17 @@ from synthfactory.verify.qa import (
     releasable,
 )
 from synthfactory.verify.qa_verifiers import ModelVerifier, PythonVerifier, open_model_verifier
-from synthfactory.verify.steps import JudgeStep
 from synthfactory.workspace import Workspace
 from tests.conftest import cli, cli_env
+from tests.integration.qa_support import (
+    NUMBERS,
+    always_right,
+    reference_check,
+    run_on_fake,
+    truly_defective,
+)
 
 STORED = 200
-HELLO_YAML = Path(synthfactory.cli.__file__).parent / "examples" / "hello.yaml"
-
-
-def truly_defective(payload: dict[str, Any]) -> bool:
-    """The ground truth of the test runs: about 10% of examples are wrong, by a hash of the
-    example (no verifier of the run could know)."""
-    return hashlib.sha256(str(payload["n"]).encode()).digest()[0] < 26  # 26/256 = 10.2%
-
-
-def reference_check(payload: dict[str, Any]) -> bool:
-    """The scripted stronger verifier: right about every example."""
-    return not truly_defective(payload)
-
-
-def always_right(payload: dict[str, Any]) -> bool:
-    """A verifier that finds nothing wrong."""
-    return True
-
-
-NUMBERS = Recipe(
-    name="qa_numbers",
-    samplers={"n": randint(0, 10**9)},
-    steps=(ModelStep(name="say", prompt="Say something about {{ n }}.", output="text"),),
-    dataset=Dataset(name="qa_numbers", fields=("n", "text")),
-)
-
-JUDGED = Recipe(
-    name="qa_judged",
-    samplers={"n": randint(0, 10**9)},
-    steps=(
-        ModelStep(name="say", prompt="Say something about {{ n }}.", output="text"),
-        JudgeStep(name="judge", rubric="RUBRIC-MARK: is {{ text }} true of {{ n }}?", threshold=1),
-    ),
-    dataset=Dataset(name="qa_judged", fields=("n", "text")),
-)
 
 
 @dataclass(frozen=True)
@@ -87,26 +49,11 @@ class Built:
     run_id: str
 
 
-def _run(ws: Path, recipe: Any, target: int, **config: Any) -> str:
-    with FakeServer() as server:
-        roles = ["generator", "judge"] if recipe is not NUMBERS else ["generator"]
-        summary = asyncio.run(
-            run_recipe(
-                recipe,
-                workspace=ws,
-                config=RunConfig(target=target, seed=5, **config),
-                endpoints=[EndpointConfig(role=r, url=server.url) for r in roles],
-            )
-        )
-    assert summary.status == "finished" and summary.stored == target
-    return summary.run_id
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """One real run of 200 stored examples with a 5% quality SLA (copied per test)."""
     ws = tmp_path_factory.mktemp("qa") / "ws"
-    return Built(ws, _run(ws, NUMBERS, STORED, max_defect_rate=0.05))
+    return Built(ws, run_on_fake(ws, NUMBERS, STORED, max_defect_rate=0.05))
 
 
 @pytest.fixture
@@ -285,7 +232,7 @@ def test_model_verifier_answers_through_the_fake_server_and_the_cache(run: Built
 
 def test_model_verifier_is_shown_the_runs_judge_rubric(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    run_id = _run(ws, "tests.integration.test_qa:JUDGED", 6)
+    run_id = run_on_fake(ws, "tests.integration.qa_support:JUDGED", 6)
     scripts = [
         (r"RUBRIC-MARK: is fake answer \w+ true of \d+\?", '{"correct": false, "reasons": "r"}'),
         (r".", '{"correct": true, "reasons": "no rubric"}'),
@@ -451,62 +398,3 @@ def test_cli_qa_refuses_bad_input_clearly(run: Built, args: list[str], message: 
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
-
-
-def test_cli_run_stores_the_sla_and_a_run_with_nothing_stored_is_refused(tmp_path: Path) -> None:
-    ws = tmp_path / "ws"
-    hello = ["run", "hello", "-w", str(ws), "--target", "3", "--endpoint", "generator=fake"]
-    done = cli(*hello, "--max-defect-rate", "0.05", "--json")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
-    assert summary["quality"]["max_defect_rate"] == 0.05
-    assert summary["quality"]["releasable"] is False
-    assert summary["quality"]["reason"].startswith("no qa sample yet")
-    bad = cli(*hello, "--max-defect-rate", "1.5")
-    assert bad.returncode == 2 and "--max-defect-rate" in bad.stderr
-
-    # A run that stored nothing (every example rejected) has nothing to sample.
-    strict = tmp_path / "strict.yaml"
-    strict.write_text(HELLO_YAML.read_text().replace("min: 8", "min: 390"))
-    done = cli(
-        "run",
-        str(strict),
-        "-w",
-        str(ws),
-        "--target",
-        "1",
-        "--max-items",
-        "2",
-        "--json",
-        "--endpoint",
-        "generator=fake",
-    )
-    assert done.returncode == 1, done.stderr
-    empty = json.loads(done.stdout)
-    assert empty["status"] == "exhausted" and empty["stored"] == 0
-    done = cli("qa", empty["run_id"], "-w", str(ws), "--sample", "2", "--verifier", "human")
-    assert done.returncode == 2
-    assert "has no stored items" in done.stderr and "resume it first" in done.stderr
-
-
-def test_resume_keeps_the_sla(tmp_path: Path) -> None:
-    ws = tmp_path / "ws"
-    run_id = _run(ws, NUMBERS, 4, max_defect_rate=0.02)
-    ledger = Ledger(Workspace(ws, create=False).ledger_path)
-    try:
-        ledger.set_run_status(run_id, "interrupted", "interrupted; resume it to carry on")
-    finally:
-        ledger.close()
-    with FakeServer() as server:
-        summary = asyncio.run(
-            resume_run(
-                run_id,
-                workspace=ws,
-                recipe=NUMBERS,
-                endpoints=[EndpointConfig(role="generator", url=server.url)],
-            )
-        )
-    assert summary.status == "finished"
-    assert summary.quality["max_defect_rate"] == 0.02
-    assert summary.quality["releasable"] is False
-    assert summary.quality["reason"].startswith("no qa sample yet")
